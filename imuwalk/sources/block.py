@@ -1,0 +1,33 @@
+"""SampleBlock: what every source yields and every detector consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class SampleBlock:
+    """A block of consecutive IMU samples in SI units.
+
+    t: (N,) float64 s (host time base, strictly increasing); acc: (N, 3) m/s² incl. gravity;
+    gyr: (N, 3) rad/s, sensor frame. Optional raw fields keep what a recorder stores losslessly.
+    """
+
+    t: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+    #: raw int16 counts (N, 3) when the source has them
+    acc_raw: np.ndarray | None = None
+    gyr_raw: np.ndarray | None = None
+    #: device clock in µs (unwrapped, uint64) and unwrapped sequence numbers (uint64)
+    t_dev_us: np.ndarray | None = None
+    seq: np.ndarray | None = None
+    #: host monotonic time in ns at the read that delivered each sample
+    t_host_ns: np.ndarray | None = None
+    #: free-form link information (counters, device id, ...)
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
