@@ -1,0 +1,316 @@
+"""Two drivers, one kernel: :class:`StepDetector` (streaming) and :func:`detect_steps` (batch).
+
+Both call :func:`imuwalk.core.kernel.step_chunk` with the same parameters and state, so any chunking
+of the input (one sample at a time, random sizes, all at once) gives bit-identical stride rows,
+``t_emit`` included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from imuwalk.core import kernel as K
+from imuwalk.core.direction import DirectionDecider, Mount
+from imuwalk.core.rows import STRIDE_DTYPE, empty_rows
+
+PLACEMENTS = {"shank": "shank", "ankle": "shank", "foot": "foot"}
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Detector parameters, in seconds and physical units (never samples).
+
+    Defaults depend on the placement (:meth:`for_placement`); every field can be overridden.
+    """
+
+    gap_s: float = 0.3  # a pause in the samples longer than this resets the stride in progress
+    axis_tau_s: float = 4.0  # time constant of the sagittal-axis tracker
+    axis_gate_rads: float = 0.5  # the axis tracker learns only while |gyr| exceeds this
+    hyst_rads: float = 0.2  # hysteresis of the lobe segmentation
+    min_swing_angle_rad: float = 0.35  # a swing lobe sweeps at least this angle
+    min_swing_peak_rads: float = 1.0  # ... and peaks at least this high
+    pair_max_gap_s: float = 1.0  # the lobe a swing is compared with ends at most this earlier
+    metric: str = "peak"  # "peak" (shank) or "width" (foot): what makes the swing lobe stand out
+    ic_search_s: float = 0.15  # the landing dip is searched this long after the swing lobe
+    ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
+    ic_offset_s: float = 0.0
+    fc_weight: float = 0.45  # FC between the pre-swing extremum (0) and the swing start (1)
+    fc_search_s: float = 0.3
+    fc_offset_s: float = 0.0
+    min_stride_s: float = 0.4  # refractory time between two initial contacts
+    max_stride_s: float = 2.5  # longer strides are not linked to the previous one
+    max_swing_s: float = 1.2
+    min_swing_s: float = 0.08
+    saturation_rads: float = 0.0  # flag strides where |gyr| reaches this (0: off)
+
+    @classmethod
+    def for_placement(cls, placement: str, **overrides) -> DetectorParams:
+        """Defaults for ``"shank"``/``"ankle"`` or ``"foot"``, with keyword overrides."""
+        kind = _placement(placement)
+        base = {"metric": "width", "ic_offset_s": 0.0} if kind == "foot" else {"metric": "peak", "ic_offset_s": 0.02}
+        base.update(overrides)
+        names = {f.name for f in fields(cls)}
+        unknown = set(base) - names
+        if unknown:
+            raise ValueError(f"unknown detector parameter(s): {sorted(unknown)}; known: {sorted(names)}")
+        p = cls(**base)
+        p.validate()
+        return p
+
+    def validate(self) -> None:
+        if self.metric not in ("peak", "width"):
+            raise ValueError(f"metric: expected 'peak' or 'width', got {self.metric!r}")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "metric":
+                continue
+            if not np.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s"):
+                raise ValueError(f"{f.name}: expected a finite non-negative value, got {v!r}")
+        if self.axis_tau_s <= 0 or self.gap_s <= 0:
+            raise ValueError("axis_tau_s and gap_s must be > 0")
+
+    def to_vector(self) -> np.ndarray:
+        P = np.zeros(K.N_PARAMS)
+        P[K.P_GAP_S] = self.gap_s
+        P[K.P_AXIS_TAU_S] = self.axis_tau_s
+        P[K.P_AXIS_GATE] = self.axis_gate_rads
+        P[K.P_HYST] = self.hyst_rads
+        P[K.P_MIN_AREA] = self.min_swing_angle_rad
+        P[K.P_MIN_PEAK] = self.min_swing_peak_rads
+        P[K.P_PAIR_MAX_GAP_S] = self.pair_max_gap_s
+        P[K.P_METRIC] = 1.0 if self.metric == "width" else 0.0
+        P[K.P_IC_SEARCH_S] = self.ic_search_s
+        P[K.P_IC_WEIGHT] = self.ic_weight
+        P[K.P_IC_OFFSET_S] = self.ic_offset_s
+        P[K.P_FC_WEIGHT] = self.fc_weight
+        P[K.P_FC_SEARCH_S] = self.fc_search_s
+        P[K.P_FC_OFFSET_S] = self.fc_offset_s
+        P[K.P_MIN_STRIDE_S] = self.min_stride_s
+        P[K.P_MAX_STRIDE_S] = self.max_stride_s
+        P[K.P_MAX_SWING_S] = self.max_swing_s
+        P[K.P_MIN_SWING_S] = self.min_swing_s
+        P[K.P_SAT_RATE] = self.saturation_rads
+        return P
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _placement(placement: str) -> str:
+    if not isinstance(placement, str) or placement.lower() not in PLACEMENTS:
+        raise ValueError(f"placement: expected 'shank', 'ankle' or 'foot', got {placement!r}")
+    return PLACEMENTS[placement.lower()]
+
+
+def _check_inputs(t, acc, gyr):
+    """Validate and convert inputs; returns contiguous float64 arrays. Raises ValueError."""
+    t = np.asarray(t)
+    acc = np.asarray(acc)
+    gyr = np.asarray(gyr)
+    for name, a in (("t", t), ("acc", acc), ("gyr", gyr)):
+        if a.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    if t.ndim != 1:
+        raise ValueError(f"t: expected shape (N,), got {t.shape}")
+    n = t.shape[0]
+    for name, a in (("acc", acc), ("gyr", gyr)):
+        if a.ndim != 2 or a.shape[1] != 3:
+            raise ValueError(f"{name}: expected shape (N, 3), got {a.shape}")
+        if a.shape[0] != n:
+            raise ValueError(f"{name}: has {a.shape[0]} rows but t has {n} samples")
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    if n and not np.all(np.isfinite(t)):
+        raise ValueError("t: contains NaN or inf timestamps")
+    if n > 1:
+        d = np.diff(t)
+        if not np.all(d > 0):
+            k = int(np.argmax(~(d > 0)))
+            kind = "duplicate" if d[k] == 0 else "decreasing"
+            raise ValueError(f"t: timestamps must be strictly increasing; {kind} at index {k + 1} "
+                             f"({t[k]!r} -> {t[k + 1]!r})")
+    return (t, np.ascontiguousarray(acc, dtype=np.float64), np.ascontiguousarray(gyr, dtype=np.float64))
+
+
+def _rows_from_buffer(buf: np.ndarray, n: int) -> np.ndarray:
+    rows = empty_rows(n)
+    if n == 0:
+        return rows
+    b = buf[:n]
+    rows["t_ic"] = b[:, K.O_T_IC]
+    rows["t_fc"] = b[:, K.O_T_FC]
+    rows["t_emit"] = b[:, K.O_T_EMIT]
+    rows["t_mid_swing"] = b[:, K.O_T_MID]
+    rows["t_prev_ic"] = b[:, K.O_T_PREV_IC]
+    rows["stride_time_s"] = b[:, K.O_STRIDE_T]
+    rows["swing_time_s"] = b[:, K.O_SWING_T]
+    rows["stance_time_s"] = b[:, K.O_STANCE_T]
+    rows["peak_swing_rate"] = b[:, K.O_PEAK]
+    rows["swing_angle"] = b[:, K.O_AREA]
+    rows["direction_cue"] = b[:, K.O_CUE]
+    rows["swing_sign"] = b[:, K.O_SWING_SG].astype(np.int8)
+    rows["quality"] = b[:, K.O_QUALITY]
+    rows["stride_index"] = b[:, K.O_INDEX].astype(np.int64)
+    rows["flags"] = b[:, K.O_FLAGS].astype(np.uint16)
+    rows["swing_axis_x"] = b[:, K.O_AX]
+    rows["swing_axis_y"] = b[:, K.O_AX + 1]
+    rows["swing_axis_z"] = b[:, K.O_AX + 2]
+    return rows
+
+
+class StepDetector:
+    """Streaming stride detector.
+
+    placement: ``"shank"`` (alias ``"ankle"``) or ``"foot"``. mount: a :class:`Mount` fixing which
+    way is forward, or None for the automatic mode. axis_map: optional 3x3 matrix or ``"-y,x,z"``
+    applied to acc and gyr before detection (never required: the sagittal axis is found by itself).
+    params: overrides of :class:`DetectorParams`.
+
+    ``update(t, acc, gyr)`` returns the rows finalized during the call; ``finish()`` the rest.
+    All rows so far are in ``events_``; counters in ``n_samples_``, ``n_nan_skipped_``, ``n_gaps_``.
+    """
+
+    def __init__(self, placement: str = "shank", mount: Mount | None = None, axis_map=None, **params):
+        self.placement = placement
+        self.mount = mount
+        self.axis_map = axis_map
+        self.params = params
+        self.reset()
+
+    def reset(self) -> StepDetector:
+        """Forget everything (state, rows, counters)."""
+        self.params_ = DetectorParams.for_placement(self.placement, **self.params)
+        self._P = self.params_.to_vector()
+        self._S = K.init_state()
+        self._buf = np.zeros((64, K.N_OUT))
+        self._R = None
+        if self.axis_map is not None:
+            from imuwalk.units import axis_map_matrix
+
+            self._R = axis_map_matrix(self.axis_map)
+        if self.mount is not None and not isinstance(self.mount, Mount):
+            raise ValueError(f"mount: expected an imuwalk.Mount or None, got {type(self.mount).__name__}")
+        self._dir = DirectionDecider(self.mount)
+        self._chunks: list[np.ndarray] = []
+        self._events_cache: np.ndarray | None = empty_rows(0)
+        self._t_last = -np.inf
+        self.n_samples_ = 0
+        self.n_nan_skipped_ = 0
+        self.finished_ = False
+        return self
+
+    # -- public -----------------------------------------------------------------------------------
+    def update(self, t, acc, gyr) -> np.ndarray:
+        """Feed samples: t (N,) s, acc (N, 3) m/s², gyr (N, 3) rad/s. Returns rows finalized now."""
+        if self.finished_:
+            raise ValueError("update: the detector was finished; call reset() to start a new stream")
+        t, acc, gyr = _check_inputs(t, acc, gyr)
+        n = t.shape[0]
+        if n == 0:
+            return empty_rows(0)
+        if not t[0] > self._t_last:
+            raise ValueError(f"t: timestamps must keep increasing across calls; got {t[0]!r} after {self._t_last!r}")
+        if self._R is not None:
+            acc = acc @ self._R.T
+            gyr = gyr @ self._R.T
+        need = n // 2 + 2
+        if self._buf.shape[0] < need:
+            self._buf = np.zeros((need, K.N_OUT))
+        n_out, n_nan = K.step_chunk(t, acc, gyr, self._P, self._S, self._buf)
+        self._t_last = t[-1]
+        self.n_samples_ += n
+        self.n_nan_skipped_ += int(n_nan)
+        return self._finalize_rows(n_out)
+
+    def finish(self) -> np.ndarray:
+        """End of stream: rows that can still be finalized (the stride whose landing was seen)."""
+        if self.finished_:
+            return empty_rows(0)
+        self.finished_ = True
+        t_now = self._t_last if np.isfinite(self._t_last) else 0.0
+        n_out = K.flush_pending(self._S, self._P, t_now, self._buf)
+        return self._finalize_rows(n_out)
+
+    @property
+    def events_(self) -> np.ndarray:
+        """All rows emitted so far (STRIDE_DTYPE)."""
+        if self._events_cache is None:
+            self._events_cache = np.concatenate(self._chunks) if self._chunks else empty_rows(0)
+        return self._events_cache
+
+    @property
+    def n_gaps_(self) -> int:
+        return int(self._S[K.S_GAPS_TOTAL])
+
+    @property
+    def axis_(self) -> np.ndarray:
+        """Current sagittal axis estimate (unit vector, sensor frame, arbitrary sign)."""
+        return self._S[K.S_E:K.S_E + 3].copy()
+
+    @property
+    def auto_direction_(self) -> bool:
+        """True when forward was assumed from the dominant swing axis (no mount given)."""
+        return self._dir.auto_
+
+    @property
+    def forward_axis_(self) -> np.ndarray | None:
+        """The swing axis taken as forward (sensor frame), or None before any confident stride."""
+        r = self._dir.reference_
+        return None if r is None else r.copy()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _finalize_rows(self, n_out: int) -> np.ndarray:
+        rows = _rows_from_buffer(self._buf, int(n_out))
+        if rows.shape[0]:
+            self._dir.apply(rows)
+            self._chunks.append(rows)
+            self._events_cache = None
+        return rows
+
+
+@dataclass
+class DetectionResult:
+    """Result of :func:`detect_steps`.
+
+    events: STRIDE_DTYPE rows. auto_direction: forward was assumed (no mount). forward_axis: the
+    forward swing axis used (sensor frame). n_nan_skipped, n_gaps: input problems handled.
+    """
+
+    events: np.ndarray
+    placement: str
+    params: DetectorParams
+    auto_direction: bool
+    forward_axis: np.ndarray | None
+    n_samples: int
+    n_nan_skipped: int
+    n_gaps: int
+
+    def __len__(self) -> int:
+        return int(self.events.shape[0])
+
+    def to_pandas(self):
+        """The events as a pandas DataFrame (pandas must be installed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.events)
+
+
+def detect_steps(t, acc, gyr, placement: str = "shank", mount: Mount | None = None, axis_map=None,
+                 **params) -> DetectionResult:
+    """Detect every stride of a whole recording (the batch driver of the streaming kernel).
+
+    t (N,) float64 s strictly increasing (irregular spacing allowed); acc (N, 3) m/s² incl. gravity;
+    gyr (N, 3) rad/s; sensor frame. Identical to feeding the same samples to :class:`StepDetector`.
+    """
+    det = StepDetector(placement=placement, mount=mount, axis_map=axis_map, **params)
+    t, acc, gyr = _check_inputs(t, acc, gyr)
+    if t.shape[0] == 0:
+        raise ValueError("t: empty input (no samples)")
+    det.update(t, acc, gyr)
+    det.finish()
+    return DetectionResult(
+        events=det.events_, placement=placement, params=det.params_, auto_direction=det.auto_direction_,
+        forward_axis=det.forward_axis_, n_samples=det.n_samples_, n_nan_skipped=det.n_nan_skipped_,
+        n_gaps=det.n_gaps_,
+    )

@@ -1,0 +1,411 @@
+"""The per-sample stride kernel (Numba). One kernel, two drivers (see detector.py).
+
+Signal model
+------------
+The sagittal angular rate ``w = e · gyr`` is the projection of the gyroscope on ``e``, the principal
+axis of the gyro second-moment matrix (exponentially weighted, gated on movement): the leg rotates
+mostly about the medio-lateral axis, whatever the mounting. ``w`` is split into *lobes*: runs of one
+sign, separated with a hysteresis of ``hyst`` rad/s. Every stride has exactly one *swing lobe* (the
+foot/shank swinging through), which ends in the landing (initial contact, IC). Which lobe is the swing
+is decided locally, pairwise, against the previous big lobe of opposite sign:
+
+* shank: the swing lobe has the larger peak rate (the stance counter-rotation is slow);
+* foot: the swing lobe is the *broader* one (area/peak): push-off and heel-strike rotations are sharp.
+
+This pairwise rule does not depend on the sign, so a change of walking direction (which flips the
+sign of the swing lobe) is segmented right from its first stride.
+
+Events
+------
+* IC: between the end of the swing lobe (zero crossing) and the extremum of the opposite-sign dip
+  that follows it (heel-strike slap / shank IC dip), plus a fixed offset (placement-specific, s).
+* FC: between the extremum of the opposite-sign lobe before the swing (push-off / toe-off dip) and
+  the start of the swing lobe.
+
+State lives in preallocated float64 arrays; the per-sample path allocates nothing. Any chunking of
+the input gives bit-identical output because all state is carried in ``S``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# ---- parameter vector layout (all in seconds and physical units) -------------------------------
+P_GAP_S = 0
+P_AXIS_TAU_S = 1
+P_AXIS_GATE = 2
+P_HYST = 3
+P_MIN_AREA = 4
+P_MIN_PEAK = 5
+P_PAIR_MAX_GAP_S = 6
+P_METRIC = 7  # 0 = peak (shank), 1 = width (foot)
+P_IC_SEARCH_S = 8
+P_IC_WEIGHT = 9
+P_IC_OFFSET_S = 10
+P_FC_WEIGHT = 11
+P_FC_SEARCH_S = 12
+P_MIN_STRIDE_S = 13
+P_MAX_STRIDE_S = 14
+P_MAX_SWING_S = 15
+P_MIN_SWING_S = 16
+P_SAT_RATE = 17
+P_FC_OFFSET_S = 18
+N_PARAMS = 19
+
+# ---- state vector layout ------------------------------------------------------------------------
+S_E = 0  # 3: current axis estimate
+S_M = 3  # 6: second-moment matrix xx, yy, zz, xy, xz, yz
+S_T_LAST = 9
+S_N_GATED = 10
+S_HAVE_T = 11
+# current lobe
+S_L_SG = 12
+S_L_T0 = 13
+S_L_T1 = 14
+S_L_PK = 15
+S_L_TPK = 16
+S_L_AREA = 17
+# previous adjacent lobe (any size)
+S_A_SG = 18
+S_A_T1 = 19
+S_A_PK = 20
+S_A_TPK = 21
+# previous big lobe
+S_B_VALID = 22
+S_B_SG = 23
+S_B_T0 = 24
+S_B_T1 = 25
+S_B_PK = 26
+S_B_WIDTH = 27
+# stride bookkeeping
+S_LAST_IC = 28
+S_LAST_IC_VALID = 29
+S_LAST_SWING_SG = 30
+S_STRIDE_INDEX = 31
+S_FLAGS = 32  # flags accumulated since the last emitted stride
+S_NAN_TOTAL = 33
+# pending stride (swing lobe seen, waiting for the IC dip)
+S_P_ACTIVE = 34
+S_P_SG = 35
+S_P_T0 = 36
+S_P_T1 = 37
+S_P_PK = 38
+S_P_TPK = 39
+S_P_AREA = 40
+S_P_DIP = 41
+S_P_TDIP = 42
+S_P_FC = 43
+S_P_AX = 44  # 3: swing rotation axis (sg * e) in sensor frame
+S_P_CUE = 47
+S_P_QUAL = 48
+S_P_FLAGS = 49
+# moments since the last swing end (direction cue)
+S_MOM_N = 50
+S_MOM_W = 51  # 3: sums of w, w^2, w^3
+S_MOM_D = 54  # 3: sums of d, d^2, d^3 (d = dw/dt)
+S_W_PREV = 57
+S_W_PREV_VALID = 58
+S_GAPS_TOTAL = 59
+N_STATE = 64
+
+# ---- output row layout ----------------------------------------------------------------------------
+O_T_IC = 0
+O_T_FC = 1
+O_T_EMIT = 2
+O_T_MID = 3
+O_T_PREV_IC = 4
+O_STRIDE_T = 5
+O_SWING_T = 6
+O_STANCE_T = 7
+O_PEAK = 8
+O_AREA = 9
+O_CUE = 10
+O_SWING_SG = 11
+O_QUALITY = 12
+O_INDEX = 13
+O_FLAGS = 14
+O_AX = 15  # 3
+N_OUT = 18
+
+FLAG_AFTER_GAP = 1
+FLAG_SATURATED = 4
+FLAG_NAN_SKIPPED = 8
+
+
+def init_state() -> np.ndarray:
+    """A fresh state vector (float64, shape (N_STATE,))."""
+    S = np.zeros(N_STATE)
+    S[S_E:S_E + 3] = 1.0 / np.sqrt(3.0)
+    S[S_FLAGS] = FLAG_AFTER_GAP
+    return S
+
+
+@njit(cache=True, nogil=True)
+def _skew(n, s1, s2, s3):
+    if n < 3.0:
+        return 0.0
+    m = s1 / n
+    var = s2 / n - m * m
+    if var <= 1e-12:
+        return 0.0
+    m3 = s3 / n - 3.0 * m * s2 / n + 2.0 * m * m * m
+    return m3 / (var ** 1.5)
+
+
+@njit(cache=True, nogil=True)
+def _reset_stride_tracking(S):
+    """Forget lobes and the stride in progress (after a gap)."""
+    S[S_L_SG] = 0.0
+    S[S_L_PK] = 0.0
+    S[S_L_AREA] = 0.0
+    S[S_A_SG] = 0.0
+    S[S_B_VALID] = 0.0
+    S[S_LAST_IC_VALID] = 0.0
+    S[S_P_ACTIVE] = 0.0
+    S[S_MOM_N] = 0.0
+    for k in range(3):
+        S[S_MOM_W + k] = 0.0
+        S[S_MOM_D + k] = 0.0
+    S[S_W_PREV_VALID] = 0.0
+    S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_AFTER_GAP)
+
+
+@njit(cache=True, nogil=True)
+def _emit(S, P, t_now, out, n_out):
+    """Finalize the pending stride into out[n_out]."""
+    sg = S[S_P_SG]
+    t1 = S[S_P_T1]
+    t_dip = S[S_P_TDIP]
+    t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
+    t_fc = S[S_P_FC]
+    flags = int(S[S_P_FLAGS])
+    r = out[n_out]
+    r[O_T_IC] = t_ic
+    r[O_T_FC] = t_fc
+    r[O_T_EMIT] = t_now
+    r[O_T_MID] = S[S_P_TPK]
+    if S[S_LAST_IC_VALID] > 0.0 and t_ic - S[S_LAST_IC] <= P[P_MAX_STRIDE_S]:
+        r[O_T_PREV_IC] = S[S_LAST_IC]
+        r[O_STRIDE_T] = t_ic - S[S_LAST_IC]
+        r[O_STANCE_T] = t_fc - S[S_LAST_IC]
+    else:
+        r[O_T_PREV_IC] = np.nan
+        r[O_STRIDE_T] = np.nan
+        r[O_STANCE_T] = np.nan
+        flags |= FLAG_AFTER_GAP
+    r[O_SWING_T] = t_ic - t_fc
+    r[O_PEAK] = S[S_P_PK]
+    r[O_AREA] = S[S_P_AREA]
+    r[O_CUE] = S[S_P_CUE]
+    r[O_SWING_SG] = sg
+    r[O_QUALITY] = S[S_P_QUAL]
+    r[O_INDEX] = S[S_STRIDE_INDEX]
+    r[O_FLAGS] = float(flags)
+    for k in range(3):
+        r[O_AX + k] = S[S_P_AX + k]
+    S[S_STRIDE_INDEX] += 1.0
+    S[S_LAST_IC] = t_ic
+    S[S_LAST_IC_VALID] = 1.0
+    S[S_LAST_SWING_SG] = sg
+    S[S_P_ACTIVE] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _end_lobe(S, P, w_now, t_now):
+    """The current lobe just ended (w crossed -hyst): classify it, maybe start a pending stride."""
+    sg = S[S_L_SG]
+    t0 = S[S_L_T0]
+    t1 = S[S_L_T1]
+    pk = S[S_L_PK]
+    area = S[S_L_AREA]
+    dur = t1 - t0
+    big = area >= P[P_MIN_AREA] and pk >= P[P_MIN_PEAK]
+    if big:
+        width = area / pk
+        metric = width if P[P_METRIC] > 0.5 else pk
+        is_swing = False
+        ratio = 1.0
+        if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
+            prev_metric = S[S_B_WIDTH] if P[P_METRIC] > 0.5 else S[S_B_PK]
+            is_swing = metric > prev_metric
+            ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
+        elif S[S_LAST_SWING_SG] != 0.0:
+            is_swing = sg == S[S_LAST_SWING_SG]
+            ratio = 1.5
+        if dur < P[P_MIN_SWING_S] or dur > P[P_MAX_SWING_S]:
+            is_swing = False
+        if is_swing and S[S_LAST_IC_VALID] > 0.0 and t1 - S[S_LAST_IC] < P[P_MIN_STRIDE_S]:
+            is_swing = False
+        if is_swing and S[S_P_ACTIVE] == 0.0:
+            # FC: between the opposite-sign extremum before the swing and the swing start
+            t_ref = t0 - P[P_FC_SEARCH_S]
+            if S[S_A_SG] == -sg and S[S_A_TPK] >= t_ref and S[S_A_TPK] <= t0:
+                t_fc = S[S_A_TPK] + P[P_FC_WEIGHT] * (t0 - S[S_A_TPK])
+            else:
+                t_fc = t0
+            S[S_P_ACTIVE] = 1.0
+            S[S_P_SG] = sg
+            S[S_P_T0] = t0
+            S[S_P_T1] = t1
+            S[S_P_PK] = pk
+            S[S_P_TPK] = S[S_L_TPK]
+            S[S_P_AREA] = area
+            S[S_P_DIP] = -sg * w_now
+            S[S_P_TDIP] = t_now
+            S[S_P_FC] = t_fc + P[P_FC_OFFSET_S]
+            for k in range(3):
+                S[S_P_AX + k] = sg * S[S_E + k]
+            n = S[S_MOM_N]
+            sw = _skew(n, S[S_MOM_W], S[S_MOM_W + 1], S[S_MOM_W + 2])
+            sd = _skew(n, S[S_MOM_D], S[S_MOM_D + 1], S[S_MOM_D + 2])
+            S[S_P_CUE] = sw * sd
+            S[S_MOM_N] = 0.0
+            for k in range(3):
+                S[S_MOM_W + k] = 0.0
+                S[S_MOM_D + k] = 0.0
+            q_area = min(1.0, area / (2.0 * P[P_MIN_AREA]))
+            q_ratio = min(1.0, max(0.0, ratio - 1.0) * 2.0 + 0.5)
+            S[S_P_QUAL] = q_area * q_ratio
+            S[S_P_FLAGS] = S[S_FLAGS]
+            S[S_FLAGS] = 0.0
+        # this big lobe becomes the reference for the next one
+        S[S_B_VALID] = 1.0
+        S[S_B_SG] = sg
+        S[S_B_T0] = t0
+        S[S_B_T1] = t1
+        S[S_B_PK] = pk
+        S[S_B_WIDTH] = width
+    # adjacent lobe memory
+    S[S_A_SG] = sg
+    S[S_A_T1] = t1
+    S[S_A_PK] = pk
+    S[S_A_TPK] = S[S_L_TPK]
+
+
+@njit(cache=True, nogil=True)
+def step_chunk(t, acc, gyr, P, S, out):
+    """Run the detector over one chunk of samples.
+
+    t (N,) float64 s strictly increasing (also across chunks); acc (N, 3) m/s²; gyr (N, 3) rad/s;
+    P (N_PARAMS,) parameters; S (N_STATE,) state, updated in place; out (K, N_OUT) rows buffer.
+    Returns (number of rows written, number of NaN samples skipped). Stops early (returns the
+    index reached as a negative third value) never: ``out`` must hold N // 2 + 2 rows.
+    """
+    n_out = 0
+    n_nan = 0
+    n = t.shape[0]
+    tau = P[P_AXIS_TAU_S]
+    gate2 = P[P_AXIS_GATE] * P[P_AXIS_GATE]
+    hyst = P[P_HYST]
+    sat = P[P_SAT_RATE]
+    for i in range(n):
+        ti = t[i]
+        gx = gyr[i, 0]
+        gy = gyr[i, 1]
+        gz = gyr[i, 2]
+        if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz) and np.isfinite(ti)):
+            n_nan += 1
+            S[S_NAN_TOTAL] += 1.0
+            S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_NAN_SKIPPED)
+            continue
+        if S[S_HAVE_T] > 0.0:
+            dt = ti - S[S_T_LAST]
+            if dt > P[P_GAP_S]:
+                S[S_GAPS_TOTAL] += 1.0
+                _reset_stride_tracking(S)
+                dt = 0.0
+        else:
+            dt = 0.0
+            S[S_HAVE_T] = 1.0
+        S[S_T_LAST] = ti
+        if sat > 0.0 and (abs(gx) >= sat or abs(gy) >= sat or abs(gz) >= sat):
+            S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_SATURATED)
+        # --- axis: gated exponentially weighted second moment + one power-iteration step
+        g2 = gx * gx + gy * gy + gz * gz
+        if g2 > gate2:
+            S[S_N_GATED] += 1.0
+            a = 1.0 - np.exp(-dt / tau) if dt > 0.0 else 0.0
+            a0 = 1.0 / S[S_N_GATED]
+            if a0 > a:
+                a = a0
+            S[S_M + 0] += a * (gx * gx - S[S_M + 0])
+            S[S_M + 1] += a * (gy * gy - S[S_M + 1])
+            S[S_M + 2] += a * (gz * gz - S[S_M + 2])
+            S[S_M + 3] += a * (gx * gy - S[S_M + 3])
+            S[S_M + 4] += a * (gx * gz - S[S_M + 4])
+            S[S_M + 5] += a * (gy * gz - S[S_M + 5])
+            e0 = S[S_E]
+            e1 = S[S_E + 1]
+            e2 = S[S_E + 2]
+            v0 = S[S_M + 0] * e0 + S[S_M + 3] * e1 + S[S_M + 4] * e2
+            v1 = S[S_M + 3] * e0 + S[S_M + 1] * e1 + S[S_M + 5] * e2
+            v2 = S[S_M + 4] * e0 + S[S_M + 5] * e1 + S[S_M + 2] * e2
+            nv = np.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+            if nv > 1e-12:
+                S[S_E] = v0 / nv
+                S[S_E + 1] = v1 / nv
+                S[S_E + 2] = v2 / nv
+        w = S[S_E] * gx + S[S_E + 1] * gy + S[S_E + 2] * gz
+        # --- moments for the mounting-free direction cue
+        if S[S_W_PREV_VALID] > 0.0 and dt > 0.0:
+            d = (w - S[S_W_PREV]) / dt
+            S[S_MOM_N] += 1.0
+            S[S_MOM_W] += w
+            S[S_MOM_W + 1] += w * w
+            S[S_MOM_W + 2] += w * w * w
+            S[S_MOM_D] += d
+            S[S_MOM_D + 1] += d * d
+            S[S_MOM_D + 2] += d * d * d
+        S[S_W_PREV] = w
+        S[S_W_PREV_VALID] = 1.0
+        # --- pending stride: track the dip after the swing, emit when it is over
+        if S[S_P_ACTIVE] > 0.0:
+            v = -S[S_P_SG] * w
+            if v > S[S_P_DIP]:
+                S[S_P_DIP] = v
+                S[S_P_TDIP] = ti
+            done = ti - S[S_P_T1] >= P[P_IC_SEARCH_S]
+            if not done and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
+                done = True
+            if done:
+                _emit(S, P, ti, out, n_out)
+                n_out += 1
+        # --- lobes
+        sg = S[S_L_SG]
+        if sg == 0.0:
+            if abs(w) > hyst:
+                S[S_L_SG] = 1.0 if w > 0.0 else -1.0
+                S[S_L_T0] = ti
+                S[S_L_T1] = ti
+                S[S_L_PK] = abs(w)
+                S[S_L_TPK] = ti
+                S[S_L_AREA] = 0.0
+        else:
+            v = sg * w
+            if v < -hyst:
+                _end_lobe(S, P, w, ti)
+                S[S_L_SG] = -sg
+                S[S_L_T0] = ti
+                S[S_L_T1] = ti
+                S[S_L_PK] = -v
+                S[S_L_TPK] = ti
+                S[S_L_AREA] = -v * dt
+            else:
+                if v > 0.0:
+                    S[S_L_T1] = ti
+                    S[S_L_AREA] += v * dt
+                if v > S[S_L_PK]:
+                    S[S_L_PK] = v
+                    S[S_L_TPK] = ti
+    return n_out, n_nan
+
+
+@njit(cache=True, nogil=True)
+def flush_pending(S, P, t_now, out):
+    """End of stream: emit the pending stride if its dip was seen. Returns rows written (0/1)."""
+    if S[S_P_ACTIVE] > 0.0 and S[S_P_DIP] > P[P_HYST]:
+        _emit(S, P, t_now, out, 0)
+        return 1
+    S[S_P_ACTIVE] = 0.0
+    return 0
