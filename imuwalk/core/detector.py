@@ -36,7 +36,7 @@ class DetectorParams:
     ic_search_s: float = 0.15  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
-    fc_weight: float = 0.45  # FC between the pre-swing extremum (0) and the swing start (1)
+    fc_weight: float = 0.3  # FC between the pre-swing extremum (0) and the swing start (1)
     fc_search_s: float = 0.3
     fc_offset_s: float = 0.0
     min_stride_s: float = 0.4  # refractory time between two initial contacts
@@ -44,6 +44,7 @@ class DetectorParams:
     max_swing_s: float = 1.2
     min_swing_s: float = 0.08
     saturation_rads: float = 0.0  # flag strides where |gyr| reaches this (0: off)
+    ic_mode: str = "dip"  # "dip": from the gyro dip after the swing; "impact": acceleration peak
 
     @classmethod
     def for_placement(cls, placement: str, **overrides) -> DetectorParams:
@@ -60,11 +61,13 @@ class DetectorParams:
         return p
 
     def validate(self) -> None:
+        if self.ic_mode not in ("dip", "impact"):
+            raise ValueError(f"ic_mode: expected 'dip' or 'impact', got {self.ic_mode!r}")
         if self.metric not in ("peak", "width"):
             raise ValueError(f"metric: expected 'peak' or 'width', got {self.metric!r}")
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "metric":
+            if f.name in ("metric", "ic_mode"):
                 continue
             if not np.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s"):
                 raise ValueError(f"{f.name}: expected a finite non-negative value, got {v!r}")
@@ -92,6 +95,7 @@ class DetectorParams:
         P[K.P_MAX_SWING_S] = self.max_swing_s
         P[K.P_MIN_SWING_S] = self.min_swing_s
         P[K.P_SAT_RATE] = self.saturation_rads
+        P[K.P_IC_MODE] = 1.0 if self.ic_mode == "impact" else 0.0
         return P
 
     def to_dict(self) -> dict:

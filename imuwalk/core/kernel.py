@@ -51,7 +51,8 @@ P_MAX_SWING_S = 15
 P_MIN_SWING_S = 16
 P_SAT_RATE = 17
 P_FC_OFFSET_S = 18
-N_PARAMS = 19
+P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact
+N_PARAMS = 20
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -107,6 +108,10 @@ S_MOM_D = 54  # 3: sums of d, d^2, d^3 (d = dw/dt)
 S_W_PREV = 57
 S_W_PREV_VALID = 58
 S_GAPS_TOTAL = 59
+S_TAIL_AMAX = 60  # max |acc| since the current lobe was last positive
+S_TAIL_TAMAX = 61
+S_P_AMAX = 62
+S_P_TAMAX = 63
 N_STATE = 64
 
 # ---- output row layout ----------------------------------------------------------------------------
@@ -177,7 +182,10 @@ def _emit(S, P, t_now, out, n_out):
     sg = S[S_P_SG]
     t1 = S[S_P_T1]
     t_dip = S[S_P_TDIP]
-    t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
+    if P[P_IC_MODE] > 0.5 and S[S_P_AMAX] > 0.0:
+        t_ic = S[S_P_TAMAX] + P[P_IC_OFFSET_S]
+    else:
+        t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
     t_fc = S[S_P_FC]
     flags = int(S[S_P_FLAGS])
     r = out[n_out]
@@ -254,6 +262,8 @@ def _end_lobe(S, P, w_now, t_now):
             S[S_P_DIP] = -sg * w_now
             S[S_P_TDIP] = t_now
             S[S_P_FC] = t_fc + P[P_FC_OFFSET_S]
+            S[S_P_AMAX] = S[S_TAIL_AMAX]
+            S[S_P_TAMAX] = S[S_TAIL_TAMAX]
             for k in range(3):
                 S[S_P_AX + k] = sg * S[S_E + k]
             n = S[S_MOM_N]
@@ -304,6 +314,9 @@ def step_chunk(t, acc, gyr, P, S, out):
         gx = gyr[i, 0]
         gy = gyr[i, 1]
         gz = gyr[i, 2]
+        an = np.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
+        if not np.isfinite(an):
+            an = 0.0
         if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz) and np.isfinite(ti)):
             n_nan += 1
             S[S_NAN_TOTAL] += 1.0
@@ -365,8 +378,11 @@ def step_chunk(t, acc, gyr, P, S, out):
             if v > S[S_P_DIP]:
                 S[S_P_DIP] = v
                 S[S_P_TDIP] = ti
+            if an > S[S_P_AMAX]:
+                S[S_P_AMAX] = an
+                S[S_P_TAMAX] = ti
             done = ti - S[S_P_T1] >= P[P_IC_SEARCH_S]
-            if not done and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
+            if not done and P[P_IC_MODE] < 0.5 and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
                 done = True
             if done:
                 _emit(S, P, ti, out, n_out)
@@ -395,6 +411,10 @@ def step_chunk(t, acc, gyr, P, S, out):
                 if v > 0.0:
                     S[S_L_T1] = ti
                     S[S_L_AREA] += v * dt
+                    S[S_TAIL_AMAX] = 0.0
+                elif an > S[S_TAIL_AMAX]:
+                    S[S_TAIL_AMAX] = an
+                    S[S_TAIL_TAMAX] = ti
                 if v > S[S_L_PK]:
                     S[S_L_PK] = v
                     S[S_L_TPK] = ti
