@@ -181,7 +181,7 @@ def _emit(S, P, t_now, out, n_out):
     """Finalize the pending stride into out[n_out]."""
     sg = S[S_P_SG]
     t1 = S[S_P_T1]
-    t_dip = S[S_P_TDIP]
+    t_dip = S[S_P_TDIP] if S[S_P_DIP] > P[P_HYST] else t1
     if P[P_IC_MODE] > 0.5 and S[S_P_AMAX] > 0.0:
         t_ic = S[S_P_TAMAX] + P[P_IC_OFFSET_S]
     else:
@@ -241,6 +241,9 @@ def _end_lobe(S, P, w_now, t_now):
         elif S[S_LAST_SWING_SG] != 0.0:
             is_swing = sg == S[S_LAST_SWING_SG]
             ratio = 1.5
+        elif P[P_METRIC] < 0.5 and pk >= 2.0 * P[P_MIN_PEAK] and area >= 1.5 * P[P_MIN_AREA]:
+            # shank, first stride of a bout: no lobe to compare with, a clearly big lobe is the swing
+            is_swing = True
         if dur < P[P_MIN_SWING_S] or dur > P[P_MAX_SWING_S]:
             is_swing = False
         if is_swing and S[S_LAST_IC_VALID] > 0.0 and t1 - S[S_LAST_IC] < P[P_MIN_STRIDE_S]:
@@ -415,6 +418,10 @@ def step_chunk(t, acc, gyr, P, S, out):
                 elif an > S[S_TAIL_AMAX]:
                     S[S_TAIL_AMAX] = an
                     S[S_TAIL_TAMAX] = ti
+                if v < hyst and ti - S[S_L_T1] >= P[P_IC_SEARCH_S]:
+                    # the lobe faded out without an opposite lobe (end of a bout): end it quietly
+                    _end_lobe(S, P, w, ti)
+                    S[S_L_SG] = 0.0
                 if v > S[S_L_PK]:
                     S[S_L_PK] = v
                     S[S_L_TPK] = ti
