@@ -1,0 +1,114 @@
+"""Regenerate golden_frames.json from imuwalk's Python codec (run by hand after a *reviewed* protocol change).
+
+The file is the single source of truth that both the C host test and the Python tests check; the first
+sample vector is the independently computed one from the design notes and is asserted here too.
+Usage: python firmware_bridge/vectors/make_golden.py
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from imuwalk.sources import protocol as P
+
+OUT = Path(__file__).with_name("golden_frames.json")
+
+
+def frame(name, ptype, flags, seq, fields, wire, note=""):
+    pkt = P.cobs_decode(wire[:-1])
+    d = {"name": name, "type": ptype, "flags": flags, "seq": seq, "fields": fields,
+         "packet_hex": pkt.hex(), "wire_hex": wire.hex()}
+    if note:
+        d["note"] = note
+    return d
+
+
+def main() -> None:
+    frames = []
+    s = [("sample_golden", 0, 1, 1000000, [0, 0, 2048], [1, -1, 0], "the design-note vector (crc 0x1162)"),
+         ("sample_extremes", 7, 0xFFFF, 0xFFFFFFFF, [-32768, 32767, -1], [0, -32768, 32767], "all flags"),
+         ("sample_zeros", 0, 0, 0, [0, 0, 0], [0, 0, 0], "0x00-heavy payload"),
+         ("sample_boot", P.FLAG_BOOT, 0, 123, [100, -200, 300], [-400, 500, -600], "first frame after reset")]
+    for name, fl, seq, t, a, g, note in s:
+        frames.append(frame(name, P.T_IMU_SAMPLE, fl, seq, {"t_us": t, "acc": a, "gyr": g},
+                            P.encode_sample(seq, t, a, g, fl), note))
+    golden = frames[0]
+    assert golden["wire_hex"] == "020102010440420f010101010103080103ffff01036211" "00".replace(" ", "")
+    metas = [("meta_mpu6050", P.FLAG_BOOT, 2, P.DeviceMeta(1, 2, 200.0, 1 / 2048, 1 / 16.4, 16, 2000,
+                                                           0x0123456789ABCDEF, 0x0102)),
+             ("meta_synthetic", 0, 0x1234, P.DeviceMeta(1, 1, 100.0, 1 / 4096, 1 / 65.5, 8, 500, 0, 0x0100))]
+    for name, fl, seq, m in metas:
+        wire = P.encode_meta(seq, m, fl)
+        acc_s, gyr_s = struct.unpack_from("<ff", P.cobs_decode(wire[:-1]), 10)
+        fields = {"proto_ver": m.proto_ver, "imu_model": m.imu_model, "odr_mhz": round(m.odr_hz * 1000),
+                  "acc_scale_f32_hex": struct.pack("<f", acc_s)[::-1].hex(),
+                  "gyr_scale_f32_hex": struct.pack("<f", gyr_s)[::-1].hex(),
+                  "acc_scale": acc_s, "gyr_scale": gyr_s, "acc_range_g": m.acc_range_g,
+                  "gyr_range_dps": m.gyr_range_dps, "uid": f"{m.uid:016x}", "fw_ver": m.fw_ver}
+        frames.append(frame(name, P.T_META, fl, seq, fields, wire,
+                            "scales are IEEE-754 binary32, big-endian hex of the bit pattern given"))
+    for name, seq, vals in [("status", 500, (5000000, 1000, 3, 1, 2)), ("status_zero", 3, (0, 0, 0, 0, 0))]:
+        keys = ("t_us", "samples_total", "tx_dropped", "fifo_overruns", "crc_rx_errors")
+        frames.append(frame(name, P.T_STATUS, 0, seq, dict(zip(keys, vals, strict=True)),
+                            P.encode_status(seq, *vals)))
+    frames.append(frame("pong", P.T_PONG, 0, 77, {"token": 0xDEADBEEF, "t_us_rx": 42},
+                        P.encode_pong(77, 0xDEADBEEF, 42)))
+    for name, fl, seq, text in [("log_boot", P.FLAG_BOOT, 1, "imuwalk fw 1.2 boot"), ("log_empty", 0, 9, ""),
+                                ("log_utf8", 0, 10, "\u00b5s \u2713"),
+                                ("log_max", P.FLAG_BOOT, 0x0101, "A" * P.MAX_LOG_BYTES)]:
+        frames.append(frame(name, P.T_LOG, fl, seq, {"text": text}, P.encode_log(seq, text, fl),
+                            "254-byte packet: one full 0xFF COBS block" if name == "log_max" else ""))
+    for name, cmd, arg, seq in [("cmd_start", "start", None, 0), ("cmd_stop", "stop", None, 1),
+                                ("cmd_set_odr", "set_odr", 200.0, 2), ("cmd_ping", "ping", 0x01020304, 3)]:
+        code = P.COMMAND_NAMES[cmd]
+        fields = {} if arg is None else ({"odr_mhz": 200000} if cmd == "set_odr" else {"token": arg})
+        frames.append(frame(name, code, 0, seq, fields, P.encode_command(cmd, arg, seq)))
+    frames.append(frame("unknown_type_0x10", 0x10, 0, 5, {"body_hex": b"future".hex()},
+                        P.encode_packet(0x10, 5, b"future"), "receivers skip it and count unknown_type"))
+    ext_body = struct.pack("<I3h3h", 2000, 1, 2, 3, 4, 5, 6) + b"\x01\x02\x03\x04"
+    frames.append(frame("sample_extended_body", P.T_IMU_SAMPLE, 0, 2, {"t_us": 2000, "acc": [1, 2, 3],
+                        "gyr": [4, 5, 6], "extra_hex": "01020304"}, P.encode_packet(1, 2, ext_body),
+                        "a longer body (future version): decode the known fields, ignore the tail"))
+
+    cobs = []
+    for dec in ["00", "0000", "001100", "11220033", "11223344", "11000000", bytes(range(1, 255)).hex(),
+                bytes(range(0, 255)).hex(), bytes(range(1, 256)).hex()]:
+        raw = bytes.fromhex(dec)
+        cobs.append({"decoded_hex": dec, "encoded_hex": P.cobs_encode(raw).hex()})
+
+    gw = bytes.fromhex(golden["wire_hex"])
+    gp = bytearray(P.cobs_decode(gw[:-1]))
+    gp[-1] ^= 0x01
+    trunc_pkt = bytes([1, 0, 0, 0]) + bytes(range(1, 11))
+    trunc_pkt += struct.pack("<H", P.crc16(trunc_pkt))
+    invalid = [
+        {"name": "bad_crc", "wire_hex": (P.cobs_encode(bytes(gp)) + b"\x00").hex(), "counter": "crc_errors"},
+        {"name": "bit_flip_in_body", "wire_hex": (gw[:6] + bytes([gw[6] ^ 0x10]) + gw[7:]).hex(),
+         "counter": "crc_errors"},
+        {"name": "cobs_overrun", "wire_hex": "0511220000", "counter": "cobs_errors",
+         "note": "code 5 runs past the 0x00 delimiter"},
+        {"name": "short_packet", "wire_hex": "0401020300", "counter": "short_frames"},
+        {"name": "truncated_sample_body", "wire_hex": (P.cobs_encode(trunc_pkt) + b"\x00").hex(),
+         "counter": "short_frames", "note": "valid CRC, IMU_SAMPLE body of 10 bytes"},
+        {"name": "oversize", "wire_hex": ("11" * 300) + "00", "counter": "oversize_dropped",
+         "note": "more than 255 bytes before the delimiter"},
+    ]
+    doc = {
+        "format": "imuwalk-golden-frames",
+        "proto_ver": P.PROTO_VERSION,
+        "spec": "firmware_bridge/PROTOCOL.md",
+        "crc": {"name": "CRC-16/CCITT-FALSE", "poly": "0x1021", "init": "0xFFFF", "refin": False,
+                "refout": False, "xorout": "0x0000", "check_input_ascii": "123456789", "check": "0x29B1"},
+        "limits": {"max_packet": P.MAX_PACKET, "max_encoded": P.MAX_ENCODED, "max_wire": P.MAX_WIRE},
+        "frames": frames,
+        "cobs": cobs,
+        "invalid": invalid,
+    }
+    OUT.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {OUT} ({len(frames)} frames, {len(cobs)} cobs, {len(invalid)} invalid)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Public gait datasets in one common form (:class:`GaitRecording`), described by ``manifest.json``.
+
+>>> from imuwalk import datasets
+>>> recs = datasets.load("ipol")          # from $IMUWALK_DATA (or ../shared/datasets)
+>>> recs[0].t, recs[0].acc, recs[0].gyr, recs[0].ic, recs[0].region
+
+The data are third-party files (licences in the manifest and ``datasets/README.md``); they are never
+shipped with imuwalk. ``fetch(name)`` downloads them with pooch into the user cache when no local copy
+exists.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from imuwalk._paths import data_root
+from imuwalk.datasets._recording import GaitRecording
+
+__all__ = ["GaitRecording", "list_datasets", "load", "fetch", "manifest", "dataset_dir"]
+
+_MANIFEST = Path(__file__).with_name("manifest.json")
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> dict:
+    return json.loads(_MANIFEST.read_text(encoding="utf-8"))
+
+
+def manifest(name: str | None = None) -> dict:
+    """The whole manifest (dict name -> entry), or one dataset's entry (a copy)."""
+    m = _manifest()
+    if name is None:
+        return json.loads(json.dumps(m))
+    return json.loads(json.dumps(_entry(name)))
+
+
+def list_datasets() -> list[str]:
+    """Names of the datasets in the manifest."""
+    return list(_manifest())
+
+
+def _entry(name: str) -> dict:
+    if not isinstance(name, str):
+        raise ValueError(f"name: expected a dataset name (str), got {type(name).__name__}")
+    m = _manifest()
+    if name not in m:
+        raise ValueError(f"name: unknown dataset {name!r}; known: {', '.join(m)}")
+    return m[name]
+
+
+def _complete(folder: Path, entry: dict) -> bool:
+    return folder.is_dir() and all((folder / f["path"]).exists() for f in entry["files"] if f.get("url"))
+
+
+def _cache_root() -> Path:
+    from imuwalk.datasets._loaders import cache_dir
+
+    return cache_dir() / "data"
+
+
+def dataset_dir(name: str, root: str | Path | None = None) -> Path:
+    """Folder holding dataset ``name``: ``root/<local_dir>`` when ``root`` is given, else the local copy
+    under :func:`imuwalk._paths.data_root` (``$IMUWALK_DATA``), else a previous :func:`fetch` in the user
+    cache. Raises FileNotFoundError (naming IMUWALK_DATA) when none has the files."""
+    entry = _entry(name)
+    sub = entry["local_dir"]
+    if root is not None:
+        candidates = [Path(root).expanduser() / sub]
+    else:
+        candidates = [data_root() / sub, _cache_root() / sub]
+    for c in candidates:
+        if _complete(c, entry):
+            return c
+    tried = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(
+        f"dataset {name!r} not found (looked in: {tried}). Set IMUWALK_DATA to the folder holding "
+        f"{sub}/ or call imuwalk.datasets.fetch({name!r}) to download it."
+    )
+
+
+def load(name: str, root: str | Path | None = None) -> list[GaitRecording]:
+    """All recordings of manifest dataset ``name`` in the common form (t s, acc m/s², gyr rad/s).
+
+    ``root``: folder containing the dataset folders (default: ``$IMUWALK_DATA`` / ``data_root()``, then
+    the fetch cache). Raises ValueError for an unknown name, FileNotFoundError when the files are missing.
+    """
+    from imuwalk.datasets._loaders import LOADERS
+
+    entry = _entry(name)
+    folder = dataset_dir(name, root)
+    return LOADERS[name](folder, entry)
+
+
+def fetch(name: str) -> Path:
+    """Path of dataset ``name``'s folder; downloads it with pooch into ``pooch.os_cache("imuwalk")``
+    (sha256-checked) unless a complete local copy exists under ``data_root()``.
+
+    Files without a public URL (e.g. our own segment tables) are written from the manifest when possible.
+    Needs the optional dependency ``pooch`` (``pip install imuwalk[data]``) only when downloading.
+    """
+    entry = _entry(name)
+    local = data_root() / entry["local_dir"]
+    if _complete(local, entry):
+        return local
+    try:
+        import pooch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("fetch() needs pooch: pip install 'imuwalk[data]'") from exc
+    dest = _cache_root() / entry["local_dir"]
+    for f in entry["files"]:
+        target = dest / f["path"]
+        if f.get("url"):
+            pooch.retrieve(url=f["url"], known_hash=f"sha256:{f['sha256']}", fname=target.name,
+                           path=target.parent, progressbar=False)
+        elif name == "uci_backward" and f["path"].endswith("_segments.csv"):
+            key = f["path"][: -len("_segments.csv")]
+            rows = entry.get("segments", {}).get(key)
+            if rows is not None and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                body = "start_s,end_s,label\n" + "".join(f"{a:.3f},{b:.3f},{lab}\n" for a, b, lab in rows)
+                target.write_text(body)
+    return dest

@@ -1,0 +1,526 @@
+"""Loaders of the public datasets into :class:`GaitRecording` (one function per manifest entry).
+
+Each loader takes the dataset's folder (a copy of the files listed in ``manifest.json``) and returns the
+recordings in imuwalk units: t s, acc m/s² incl. gravity, gyr rad/s. Ground-truth rules are documented in
+``datasets/README.md`` and in each loader's docstring.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from imuwalk.datasets._recording import GaitRecording
+
+G0 = 9.80665
+DEG = np.pi / 180.0
+
+
+# --------------------------------------------------------------------------- helpers
+def _keep_increasing(t: np.ndarray) -> np.ndarray:
+    """Indices of samples that keep ``t`` strictly increasing (repeated / backward stamps dropped)."""
+    t = np.asarray(t, dtype=np.float64)
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int64)
+    runmax = np.maximum.accumulate(t)
+    keep = np.ones(len(t), dtype=bool)
+    keep[1:] = t[1:] > runmax[:-1]
+    return np.flatnonzero(keep)
+
+
+def _rec(name, dataset, t, acc, gyr, **kw) -> GaitRecording:
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    acc = np.ascontiguousarray(acc, dtype=np.float64)
+    gyr = np.ascontiguousarray(gyr, dtype=np.float64)
+    if not (len(t) == len(acc) == len(gyr)) or acc.shape[1:] != (3,) or gyr.shape[1:] != (3,):
+        raise ValueError(f"{name}: inconsistent shapes t{t.shape} acc{acc.shape} gyr{gyr.shape}")
+    if len(t) > 1 and not np.all(np.diff(t) > 0):
+        raise ValueError(f"{name}: time is not strictly increasing")
+    for k in ("ic", "fc"):
+        if kw.get(k) is not None:
+            kw[k] = np.sort(np.asarray(kw[k], dtype=np.float64))
+    return GaitRecording(name=name, dataset=dataset, t=t, acc=acc, gyr=gyr, **kw)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    """User cache folder of imuwalk (``$IMUWALK_CACHE``, else pooch's OS cache, else ``~/.cache/imuwalk``)."""
+    env = os.environ.get("IMUWALK_CACHE")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import pooch
+
+        return Path(pooch.os_cache("imuwalk"))
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return Path(base) / "imuwalk"
+
+
+def _segments_csv(path: Path) -> list[tuple[float, float, str]]:
+    with open(path, newline="") as f:
+        return [(float(r["start_s"]), float(r["end_s"]), r["label"].strip()) for r in csv.DictReader(f)]
+
+
+def _forward_all(t: np.ndarray) -> list[tuple[float, float, str]]:
+    return [(float(t[0]), float(t[-1]), "forward")]
+
+
+# --------------------------------------------------------------------------- ipol
+#: |gyr_y| above this (rad/s) inside a long gap between annotated footsteps = possibly unannotated motion.
+IPOL_GAP_GYR = 2.0
+
+
+def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
+    """IPOL healthy gait (Voisard 2023), trial 1 of subjects 1–12, left and right foot.
+
+    Time base = PacketCounter / 100 (repeated counters dropped, lost packets kept as gaps). GT footstep
+    [start, end] packet indices = [toe-off (fc), heel strike (ic)]. Region = first..last annotated event of
+    that foot ± 0.5 s. U-turn footsteps are annotated, so the U-turn stays in the region; but a gap between
+    consecutive annotated footsteps longer than 1.3 × the median stride in which |gyr_y| exceeds
+    ``IPOL_GAP_GYR`` (150 ms away from the neighbouring events) may hide an unannotated step: it goes to
+    ``meta['exclude']`` (happens on 9-1 in the U-turn and 7-1 left after the trial end).
+    """
+    gd = folder / "GaitData"
+    out = []
+    for s in range(1, 13):
+        trial = f"{s}-1"
+        js = json.loads((gd / f"{trial}.json").read_text())
+        tb = js["TrialBoundaries"]
+        ut = js["UTurnBoundaries"]
+        for side, suffix, key in (("left", "lf", "LeftFootEvents"), ("right", "rf", "RightFootEvents")):
+            d = np.loadtxt(gd / f"{trial}_{suffix}.txt", skiprows=2, usecols=range(7))
+            keep = _keep_increasing(d[:, 0])
+            n_dup = len(d) - len(keep)
+            d = d[keep]
+            t = d[:, 0] / 100.0
+            ev = np.asarray(js[key], dtype=np.float64) / 100.0
+            fc, ic = ev[:, 0], ev[:, 1]
+            region = (float(ev.min()) - 0.5, float(ev.max()) + 0.5)
+            exclude = []
+            if len(ic) > 2:
+                med = np.median(np.diff(ic))
+                for a_end, b_start in zip(ic[:-1], fc[1:], strict=False):
+                    if b_start - a_end > 1.3 * med:
+                        m = (t > a_end + 0.15) & (t < b_start - 0.15)
+                        if m.any() and np.abs(d[m, 5]).max() > IPOL_GAP_GYR:
+                            exclude.append((float(a_end + 0.05), float(b_start - 0.05)))
+            gaps = int(np.sum(np.diff(d[:, 0]) > 1.5))
+            segs = [
+                (tb[0] / 100.0, ut[0] / 100.0, "forward"),
+                (ut[0] / 100.0, ut[1] / 100.0, "transition"),
+                (ut[1] / 100.0, tb[1] / 100.0, "forward"),
+            ]
+            out.append(
+                _rec(
+                    f"ipol/{trial}/{side}", "ipol", t, d[:, 1:4], d[:, 4:7], placement="foot", side=side,
+                    ic=ic, fc=fc, region=region, segments=segs,
+                    meta={
+                        "rate_hz": 100.0, "subject": s, "trial": trial, "age": js.get("Age"),
+                        "gender": js.get("Gender"), "trial_bounds_s": (tb[0] / 100.0, tb[1] / 100.0),
+                        "uturn_s": (ut[0] / 100.0, ut[1] / 100.0), "exclude": exclude,
+                        "dropped_duplicates": n_dup, "packet_gaps": gaps, "sagittal_axis": 1,
+                        "file": f"GaitData/{trial}_{suffix}.txt",
+                    },
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- gaitmap
+def _gaitmap_imu(path: Path, rate: float, side: str):
+    import pandas as pd
+
+    df = pd.read_csv(path, header=[0, 1], index_col=0)
+    sensor = f"{side}_sensor"
+    acc = np.column_stack([df[(sensor, f"acc_{a}")].to_numpy(np.float64) for a in "xyz"])
+    gyr = np.column_stack([df[(sensor, f"gyr_{a}")].to_numpy(np.float64) for a in "xyz"]) * DEG
+    t = df.index.to_numpy(np.float64) / rate
+    return t, acc, gyr
+
+
+def _gaitmap_common(folder: Path, dataset: str, imu_file: str) -> list[GaitRecording]:
+    import pandas as pd
+
+    rate = 204.8
+    ev = pd.read_csv(folder / "stride_events_sample.csv")
+    out = []
+    for side in ("left", "right"):
+        t, acc, gyr = _gaitmap_imu(folder / imu_file, rate, side)
+        e = ev[ev["foot"] == side]
+        ic = np.unique(np.concatenate([e["ic"].to_numpy(), e["pre_ic"].to_numpy()])) / rate
+        fc = np.unique(e["tc"].to_numpy()) / rate
+        allev = np.concatenate([ic, fc])
+        out.append(
+            _rec(
+                f"{dataset}/{side}", dataset, t, acc, gyr, placement="foot", side=side, ic=ic, fc=fc,
+                region=(float(allev.min()) - 0.3, float(allev.max()) + 0.3), segments=_forward_all(t),
+                meta={"rate_hz": rate, "file": imu_file, "gt": "mocap IC/TC (stride_events_sample.csv)",
+                      "exclude": [], "sagittal_axis": 1 if dataset == "gaitmap" else None},
+            )
+        )
+    return out
+
+
+def load_gaitmap(folder: Path, entry: dict) -> list[GaitRecording]:
+    """gaitmap example (204.8 Hz, lateral shoe sensors, gaitmap foot frame). GT: mocap ic + pre_ic, tc."""
+    return _gaitmap_common(folder, "gaitmap", "imu_sample.csv")
+
+
+def load_gaitmap_not_rotated(folder: Path, entry: dict) -> list[GaitRecording]:
+    """Same recording and GT as ``gaitmap``, in the original (not rotated) sensor frames."""
+    return _gaitmap_common(folder, "gaitmap_not_rotated", "imu_sample_not_rotated.csv")
+
+
+def load_gaitmap_ic_stride(folder: Path, entry: dict) -> list[GaitRecording]:
+    """gaitmap 4×10 m example at 102.4 Hz; GT = mocap IC stride borders (ic only, fc None)."""
+    import pandas as pd
+
+    rate = 102.4
+    sb = pd.read_csv(folder / "stride_borders_sample_ic_stride.csv")
+    out = []
+    for side in ("left", "right"):
+        t, acc, gyr = _gaitmap_imu(folder / "imu_sample_ic_stride.csv", rate, side)
+        e = sb[sb["foot"] == side]
+        ic = np.unique(np.concatenate([e["start"].to_numpy(), e["end"].to_numpy()])) / rate
+        out.append(
+            _rec(
+                f"gaitmap_ic_stride/{side}", "gaitmap_ic_stride", t, acc, gyr, placement="foot", side=side,
+                ic=ic, fc=None, region=(float(ic.min()) - 0.3, float(ic.max()) + 0.3),
+                segments=_forward_all(t),
+                meta={"rate_hz": rate, "file": "imu_sample_ic_stride.csv", "exclude": [], "sagittal_axis": 1,
+                      "gt": "mocap IC stride borders (stride_borders_sample_ic_stride.csv)"},
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- marpino
+MARPINO_SENSORS = {("right", "foot"): 1, ("right", "shank"): 2, ("left", "shank"): 5, ("left", "foot"): 6}
+_MARPINO_PARSER_VERSION = 1
+
+
+def _marpino_columns() -> list[str]:
+    cols = []
+    for k in sorted(set(MARPINO_SENSORS.values())):
+        cols.append(f"Time_{k}")
+        cols += [f"Acc_read_{a}_{k}" for a in "xyz"] + [f"Gyro_read_{a}_{k}" for a in "xyz"]
+        if k in (1, 6):
+            cols += [f"Ext1_{k}", f"Ext2_{k}"]
+    return cols
+
+
+def _marpino_table(path: Path) -> dict[str, np.ndarray]:
+    """The needed columns of one xlsx as float arrays; parsed once, then cached as .npz by sha256."""
+    digest = _sha256(path)
+    cache = cache_dir() / "parsed" / f"marpino_{digest[:32]}_v{_MARPINO_PARSER_VERSION}.npz"
+    if cache.exists():
+        try:
+            with np.load(cache) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            pass  # corrupt cache: parse again
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb["sensor_all"].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows)]
+        want = _marpino_columns()
+        missing = [c for c in want if c not in header]
+        if missing:
+            raise ValueError(f"{path.name}: columns {missing} not found in sheet 'sensor_all'")
+        idx = [header.index(c) for c in want]
+        data = [[r[i] for i in idx] for r in rows if r is not None and r[idx[0]] is not None]
+    finally:
+        wb.close()
+    arr = np.array([[float(str(v).strip()) if v is not None else np.nan for v in row] for row in data])
+    table = {c: arr[:, j] for j, c in enumerate(want)}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **table)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # read-only cache: fine, just slower next time
+    return table
+
+
+def _crossings(x: np.ndarray, level: float, rising: bool) -> np.ndarray:
+    """Fractional sample indices where x crosses ``level`` upward (or downward), linear interpolation."""
+    if rising:
+        i = np.flatnonzero((x[:-1] < level) & (x[1:] >= level))
+    else:
+        i = np.flatnonzero((x[:-1] >= level) & (x[1:] < level))
+    frac = (level - x[i]) / (x[i + 1] - x[i])
+    return i + frac
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the True runs of ``mask``."""
+    d = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+#: Contact rule of the Marpino pressure switches (see :func:`marpino_contacts`).
+PRESSURE_FRAC, MIN_SWING_S, BRIDGE_S = 0.25, 0.25, 0.06
+
+
+def marpino_contacts(t: np.ndarray, toe: np.ndarray, heel: np.ndarray, frac: float = PRESSURE_FRAC,
+                     min_swing: float = MIN_SWING_S, bridge: float = BRIDGE_S):
+    """Initial/final contacts (s) of one foot from its toe and heel pressure.
+
+    Levels: ``frac`` of each channel's 1st–99th percentile range. A swing is a run of samples with the foot
+    unloaded (toe and heel both below their levels) lasting ≥ ``min_swing`` s (dropouts < ``bridge`` s
+    bridged); shorter unloaded blips (weight shifts, switch chatter) are no steps. Per swing:
+    IC = first heel rise through its level after the swing (within 0.5 s of its end), FC = last toe fall
+    through its level up to the swing start (within 0.3 s before it). So every contact has an unloaded
+    foot in the second before it (the SOURCE.md rule) and switch chatter cannot double-count.
+    Returns (ic, fc), interpolated times in s.
+    """
+    def level(x):
+        lo, hi = np.percentile(x, [1, 99])
+        return lo + frac * (hi - lo)
+
+    lt, lh = level(toe), level(heel)
+    unloaded = (toe < lt) & (heel < lh)
+    ti = np.arange(len(t), dtype=np.float64)
+    heel_up = np.interp(_crossings(heel, lh, rising=True), ti, t)
+    toe_down = np.interp(_crossings(toe, lt, rising=False), ti, t)
+    s, e = _runs(unloaded)
+    # bridge short loaded dropouts between unloaded runs
+    starts, ends = [], []
+    for a, b in zip(s, e, strict=False):
+        if starts and t[a] - t[ends[-1] - 1] <= bridge:
+            ends[-1] = b
+        else:
+            starts.append(a)
+            ends.append(b)
+    ic, fc = [], []
+    for a, b in zip(starts, ends, strict=False):
+        t_a, t_b = t[a], t[b - 1]
+        if t_b - t_a + (t[1] - t[0] if len(t) > 1 else 0) < min_swing:
+            continue
+        c = heel_up[(heel_up > t_a) & (heel_up <= t_b + 0.5)]
+        if len(c):
+            ic.append(c[0])
+        c = toe_down[(toe_down <= t_a + 1e-9) & (toe_down >= t_a - 0.3)]
+        if len(c):
+            fc.append(c[-1])
+    return np.asarray(ic, dtype=np.float64), np.asarray(fc, dtype=np.float64)
+
+
+def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
+    """Marpino walking dataset: 2 young 5-m walks × (left, right) × (foot, shank), 100 Hz.
+
+    acc = raw / 10000 × 9.81 m/s²; gyr = raw / 100 °/s → rad/s; t = (Time_k − Time_1[0]) / 1000 s (the
+    four recordings of a walk share one time base). Repeated last row dropped. GT from the same side's
+    foot pressure (:func:`marpino_contacts`); region = first GT contact − 0.5 s .. last + 0.5 s.
+    """
+    out = []
+    for f in entry["files"]:
+        if not f["path"].endswith(".xlsx"):
+            continue
+        path = folder / f["path"]
+        tab = _marpino_table(path)
+        walk = Path(f["path"]).stem
+        t0 = tab["Time_1"][0]
+        gt = {}
+        for side, k in (("right", 1), ("left", 6)):
+            tk = (tab[f"Time_{k}"] - t0) / 1000.0
+            keep = _keep_increasing(tk)
+            gt[side] = marpino_contacts(tk[keep], tab[f"Ext1_{k}"][keep], tab[f"Ext2_{k}"][keep])
+        for (side, placement), k in MARPINO_SENSORS.items():
+            tk = (tab[f"Time_{k}"] - t0) / 1000.0
+            keep = _keep_increasing(tk)
+            acc = np.column_stack([tab[f"Acc_read_{a}_{k}"] for a in "xyz"])[keep] / 10000.0 * 9.81
+            gyr = np.column_stack([tab[f"Gyro_read_{a}_{k}"] for a in "xyz"])[keep] / 100.0 * DEG
+            ic, fc = gt[side]
+            allev = np.concatenate([ic, fc])
+            region = (float(allev.min()) - 0.5, float(allev.max()) + 0.5) if len(allev) else None
+            out.append(
+                _rec(
+                    f"marpino/{walk}/{side}_{placement}", "marpino", tk[keep], acc, gyr, placement=placement,
+                    side=side, ic=ic, fc=fc, region=region, segments=_forward_all(tk[keep]),
+                    meta={"rate_hz": 100.0, "walk": walk, "sensor": k, "t0_ms": float(t0), "exclude": [],
+                          "gt": "foot pressure: heel rising 25 % (ic), toe falling 25 % (fc)",
+                          "dropped_duplicates": int(len(tk) - len(keep)), "file": f["path"]},
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- ankle log
+#: FSR pulse rule: a contact starts when fsr rises through ON after having been below OFF, ≥ MIN_SEP s apart.
+FSR_ON, FSR_OFF, FSR_MIN_SEP = 300.0, 100.0, 0.25
+
+
+def ankle_log_times(unix_s: np.ndarray) -> np.ndarray:
+    """Sample times (s from the first RTC second) of a log with 1-s timestamps only.
+
+    Lines of a full second are spread evenly across that second. The first and last seconds are partial
+    (logging started/stopped inside them): their lines are spaced at the median rate of the full seconds,
+    the first second's lines ending at its end, the last second's starting at its start.
+    """
+    sec = np.asarray(unix_s, dtype=np.int64)
+    if len(sec) and np.any(np.diff(sec) < 0):
+        raise ValueError("unix_s: RTC timestamps go backward")
+    u, start, counts = np.unique(sec, return_index=True, return_counts=True)
+    full = counts[1:-1] if len(counts) > 2 else counts
+    rate = float(np.median(full))
+    t = np.empty(len(sec), dtype=np.float64)
+    for j, (s, i0, n) in enumerate(zip(u, start, counts, strict=False)):
+        k = np.arange(n, dtype=np.float64)
+        if j == 0 and len(u) > 2:
+            t[i0:i0 + n] = (s + 1) - (n - k) / max(rate, n)
+        elif j == len(u) - 1 and len(u) > 2:
+            t[i0:i0 + n] = s + k / max(rate, n)
+        else:
+            t[i0:i0 + n] = s + k / n
+    return t - sec[0]
+
+
+def fsr_contacts(t: np.ndarray, fsr: np.ndarray, on: float = FSR_ON, off: float = FSR_OFF,
+                 min_sep: float = FSR_MIN_SEP) -> np.ndarray:
+    """Contact onset times (s): fsr rising through ``on`` after being below ``off``, ≥ ``min_sep`` s apart."""
+    out = []
+    armed = True
+    last = -np.inf
+    for ti, v in zip(t, fsr, strict=False):
+        if armed and v >= on:
+            if ti - last >= min_sep:
+                out.append(ti)
+                last = ti
+            armed = False
+        elif not armed and v < off:
+            armed = True
+    return np.asarray(out, dtype=np.float64)
+
+
+def load_ankle_log(folder: Path, entry: dict) -> list[GaitRecording]:
+    """Ankle MPU-6050 + FSR log (Steps21.txt): acc counts/16384 g, gyro counts/131 °/s, ~27 Hz irregular.
+
+    No timing GT (FSR pulses are coarse at 27 Hz): ``n_contacts_ref`` = number of FSR pulses
+    (:func:`fsr_contacts`), their times in ``meta['fsr_contacts']``.
+    """
+    d = np.loadtxt(folder / "Steps21.txt", delimiter=",")
+    t = ankle_log_times(d[:, 0])
+    acc = d[:, 1:4] / 16384.0 * G0
+    gyr = d[:, 4:7] / 131.0 * DEG
+    fsr = d[:, 7]
+    contacts = fsr_contacts(t, fsr)
+    return [
+        _rec(
+            "ankle_log/Steps21", "ankle_log", t, acc, gyr, placement="ankle", side="unknown",
+            n_contacts_ref=int(len(contacts)),
+            meta={"rate_hz": float(1.0 / np.median(np.diff(t))), "fsr": fsr, "fsr_contacts": contacts,
+                  "t0_unix": float(d[0, 0]),
+                  "fsr_rule": {"on": FSR_ON, "off": FSR_OFF, "min_sep_s": FSR_MIN_SEP},
+                  "file": "Steps21.txt"},
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- UCI backward
+UCI_G = 9.817269086191379
+UCI_SUBJECTS = {"2023_08_23": "II", "2023_08_30": "III"}
+
+
+def load_uci_backward(folder: Path, entry: dict) -> list[GaitRecording]:
+    """UCI VN-200 left-foot recordings: forward, BACKWARD and sideways walking (800 Hz).
+
+    acc = u[0:3] × 9.817269086191379 m/s², kept with the recorded sign: the VN-200 body frame has +Z down
+    and the sensor reports specific force in the usual convention, so a level sensor at rest reads −g on
+    its down-pointing Z (= +g along the upward −Z), which is imuwalk's convention; no sign flip.
+    gyr = u[3:6] °/s → rad/s; t = u[7]. Segments from ``<exp>_segments.csv`` (from the manifest when the
+    csv is absent). No step timing GT.
+    """
+    from scipy.io import loadmat
+
+    segs_manifest = entry.get("segments", {})
+    out = []
+    for f in entry["files"]:
+        if not f["path"].endswith("_VN.mat"):
+            continue
+        path = folder / f["path"]
+        date = path.parent.name
+        exp = path.name[: -len("_VN.mat")]
+        u = loadmat(path, variable_names=["u"])["u"]
+        t = u[7].astype(np.float64)
+        keep = _keep_increasing(t)
+        seg_path = path.parent / f"{exp}_segments.csv"
+        if seg_path.exists():
+            segs = _segments_csv(seg_path)
+        else:
+            segs = [tuple(s) for s in segs_manifest.get(f"{date}/{exp}", [])]
+        out.append(
+            _rec(
+                f"uci_backward/{date}/{exp}", "uci_backward", t[keep], u[0:3, keep].T * UCI_G,
+                u[3:6, keep].T * DEG, placement="foot", side="left", segments=segs,
+                meta={"rate_hz": 800.0, "subject": UCI_SUBJECTS.get(date, "?"), "date": date, "exp": exp,
+                      "sagittal_axis": 1, "file": f["path"],
+                      "acc_convention": "specific force as recorded (VN-200 +Z down: rest reads -g on Z)"},
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- x-io
+def load_xio_ngimu(folder: Path, entry: dict) -> list[GaitRecording]:
+    """x-io NGIMU foot loop walk (short_walk.csv), ~400 Hz; duplicated timestamps dropped; no GT."""
+    d = np.loadtxt(folder / "short_walk.csv", delimiter=",", skiprows=1)
+    keep = _keep_increasing(d[:, 0])
+    d2 = d[keep]
+    return [
+        _rec(
+            "xio_ngimu/short_walk", "xio_ngimu", d2[:, 0], d2[:, 4:7] * G0, d2[:, 1:4] * DEG,
+            placement="foot", side="unknown", segments=_forward_all(d2[:, 0]),
+            meta={"rate_hz": 400.0, "dropped_duplicates": int(len(d) - len(keep)), "file": "short_walk.csv",
+                  "sagittal_axis": 1},
+        )
+    ]
+
+
+def load_ximu_csv(folder: Path, entry: dict) -> list[GaitRecording]:
+    """x-IMU vendor CSVs (straightLine, stairsAndCorridor), 256 Hz: t = row / 256 (one row per inertial
+    packet; ``Packet number`` counts all packet types, so it is not a time base); no GT."""
+    out = []
+    for f in entry["files"]:
+        if not f["path"].endswith("_CalInertialAndMag.csv"):
+            continue
+        d = np.loadtxt(folder / f["path"], delimiter=",", skiprows=1)
+        t = np.arange(len(d), dtype=np.float64) / 256.0
+        stem = f["path"].split("_")[0]
+        out.append(
+            _rec(
+                f"ximu_csv/{stem}", "ximu_csv", t, d[:, 4:7] * G0, d[:, 1:4] * DEG, placement="foot",
+                side="unknown", segments=[],
+                meta={"rate_hz": 256.0, "packet_number": d[:, 0].astype(np.int64), "file": f["path"]},
+            )
+        )
+    return out
+
+
+LOADERS = {
+    "ipol": load_ipol,
+    "gaitmap": load_gaitmap,
+    "gaitmap_not_rotated": load_gaitmap_not_rotated,
+    "gaitmap_ic_stride": load_gaitmap_ic_stride,
+    "marpino": load_marpino,
+    "ankle_log": load_ankle_log,
+    "uci_backward": load_uci_backward,
+    "xio_ngimu": load_xio_ngimu,
+    "ximu_csv": load_ximu_csv,
+}

@@ -1,0 +1,1334 @@
+"""Crash-safe HDF5 recording: :class:`Recorder` (writer thread), :class:`Recording` (reader), :func:`repair`.
+
+Layout and units: docs/HDF5_FORMAT.md (format ``"imuwalk-hdf5"``, version ``"1.0"``). Samples are stored as
+raw int16 counts with NWB-style ``unit``/``conversion`` attributes when the source delivers counts, else as
+float SI values. ``t`` (s, detector time base = device clock) is always stored so that replay feeds the
+detector exactly the times of the live run.
+
+h5py is imported inside functions (optional dependency, ``pip install imuwalk[hdf5]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imuwalk.core.rows import STRIDE_DTYPE, STRIDE_FIELDS
+from imuwalk.sources.block import SampleBlock
+
+FORMAT = "imuwalk-hdf5"
+FORMAT_VERSION = "1.0"
+#: standard gravity used for the g -> m/s² documentation attributes
+G0 = 9.80665
+
+#: /link/gaps row: a jump in the device sequence numbers
+GAP_DTYPE = np.dtype(
+    [
+        ("index", "i8"),
+        ("seq_before", "u8"),
+        ("seq_after", "u8"),
+        ("n_missing", "u8"),
+        ("t_before", "f8"),
+        ("t_after", "f8"),
+    ]
+)
+#: /link/events row: META/STATUS/info history, reconnects, notes (JSON text, fixed size for SWMR)
+EVENT_JSON_BYTES = 2048
+EVENT_DTYPE = np.dtype(
+    [
+        ("index", "i8"),
+        ("t", "f8"),
+        ("t_host_ns", "i8"),
+        ("kind", "S16"),
+        ("json", f"S{EVENT_JSON_BYTES}"),
+    ]
+)
+
+_SAMPLE_COLS = ("t", "acc", "gyr", "acc_raw", "gyr_raw", "t_dev_us", "seq", "t_host_ns")
+
+
+class RecorderError(OSError):
+    """The recorder stopped writing (disk full, I/O error); what was flushed before stays readable."""
+
+
+class RecordingError(ValueError):
+    """A file is not a readable imuwalk recording (wrong format, newer version, damaged)."""
+
+
+def raw_log_path(path: str | os.PathLike) -> Path:
+    """The raw byte log beside a recording: ``<file>.imuraw`` (e.g. ``session.h5.imuraw``)."""
+    p = Path(path)
+    return p.with_name(p.name + ".imuraw")
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON-ready form of dataclasses, numpy values, paths, enums, bytes."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist() if obj.size <= 64 else f"<array {obj.shape} {obj.dtype}>"
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "to_dict"):
+        try:
+            return _jsonable(obj.to_dict())
+        except Exception:  # noqa: BLE001 - best effort provenance
+            pass
+    if hasattr(obj, "value") and hasattr(obj, "name"):  # enums
+        return _jsonable(obj.value)
+    return str(obj)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), sort_keys=True, allow_nan=True)
+
+
+def _software() -> dict:
+    import h5py
+
+    import imuwalk
+
+    return {
+        "imuwalk": imuwalk.__version__,
+        "h5py": h5py.version.version,
+        "hdf5": h5py.version.hdf5_version,
+        "numpy": np.__version__,
+    }
+
+
+def _exact_conversion(raw: np.ndarray, si: np.ndarray) -> float | None:
+    """The float64 ``c`` with ``raw.astype(f8) * c == si`` bit-exactly, or None if there is none."""
+    rawf = np.asarray(raw, dtype=np.float64)
+    si = np.asarray(si, dtype=np.float64)
+    if rawf.shape != si.shape:
+        return None
+    nz = rawf != 0
+    if not np.any(nz):
+        return 1.0 if np.all(si == 0) else None
+    ratios = si[nz] / rawf[nz]
+    vals, counts = np.unique(ratios, return_counts=True)
+    for c in vals[np.argsort(-counts)][:4]:
+        if np.array_equal(rawf * c, si):
+            return float(c)
+    return None
+
+
+def _meta_attrs(meta: Any) -> dict:
+    """Scalar attributes of a device meta object (dataclass or dict)."""
+    d = _jsonable(meta)
+    if not isinstance(d, dict):
+        return {"meta": str(d)}
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, (int, float, str, bool)) and not (isinstance(v, int) and abs(v) >= 2**63):
+            out[k] = v
+        elif isinstance(v, int):
+            out[k] = str(v)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Recorder
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Crash-safe HDF5 writer; appends from its own thread, flush + fsync every ``flush_interval_s``.
+
+    ``write_block``/``write_strides``/``write_raw``/``write_event`` only enqueue (never block the caller).
+    After a crash at most the last flush interval is lost (see ``benchmarks/stress_kill.py``).
+    An I/O failure (e.g. disk full) stops writing cleanly: the file keeps what was flushed, ``.error`` holds a
+    :class:`RecorderError`, and the next ``write_*``/``close`` call raises it.
+
+    Parameters: ``path`` .h5 file; ``meta`` device metadata (protocol ``DeviceMeta`` or dict; else taken from
+    ``block.info["meta"]``); ``placement`` "shank"/"ankle"/"foot"; ``mount`` mount description;
+    ``params`` detector parameters (dataclass or dict, stored as JSON); ``session`` extra session attributes;
+    ``flush_interval_s`` s; ``swmr`` live readers in other processes; ``raw_log`` keep ``<file>.imuraw``;
+    ``overwrite`` replace an existing file; ``compression`` "gzip" or None.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        meta: Any = None,
+        placement: str | None = None,
+        mount: Any = None,
+        params: Any = None,
+        session: dict | None = None,
+        flush_interval_s: float = 1.0,
+        swmr: bool = True,
+        raw_log: bool = True,
+        overwrite: bool = False,
+        compression: str | None = "gzip",
+    ) -> None:
+        import h5py
+
+        if not (isinstance(flush_interval_s, (int, float)) and 0.0 < float(flush_interval_s) <= 3600.0):
+            raise ValueError(f"flush_interval_s must be in (0, 3600] s, got {flush_interval_s!r}")
+        if compression not in (None, "gzip"):
+            raise ValueError(f"compression must be 'gzip' or None, got {compression!r}")
+        self.path = Path(path)
+        self.flush_interval_s = float(flush_interval_s)
+        self.swmr = bool(swmr)
+        self.compression = compression
+        self.raw_log_path = raw_log_path(self.path) if raw_log else None
+        self._meta = meta
+        self._device_written = False
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(
+                f"recording {self.path} already exists; choose another name or pass overwrite=True (--force)"
+            )
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise FileNotFoundError(f"cannot record to {self.path}: folder {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise PermissionError(f"cannot record to {self.path}: folder {parent} is not writable")
+        libver = ("v110", "v110") if self.swmr else None
+        try:
+            self._f = h5py.File(self.path, "w", libver=libver)
+        except OSError as e:
+            raise OSError(f"cannot create recording {self.path}: {e}") from e
+        if self.raw_log_path is not None and overwrite and self.raw_log_path.exists():
+            self.raw_log_path.unlink()
+        self._raw_fh = None
+        f = self._f
+        try:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["created_utc"] = _utcnow()
+            f.attrs["host_mono_anchor_ns"] = np.int64(time.monotonic_ns())
+            f.attrs["utc_anchor_ns"] = np.int64(time.time_ns())
+            f.attrs["software_json"] = _dumps(_software())
+            f.attrs["complete"] = False
+            f.attrs["swmr"] = self.swmr
+            f.attrs["flush_interval_s"] = self.flush_interval_s
+            f.attrs["raw_log"] = self.raw_log_path.name if self.raw_log_path else ""
+            f.attrs["placement"] = placement or ""
+            f.attrs["mount_json"] = _dumps(mount)
+            f.attrs["detector_params_json"] = _dumps(params)
+            f.attrs["session_json"] = _dumps(session or {})
+            f.attrs["data_kind"] = "pending"
+            f.create_group("device")
+            f.create_group("imu")
+            link = f.create_group("link")
+            sg = f.create_group("strides")
+            sg.attrs["placement"] = placement or ""
+            sg.attrs["detector_params_json"] = _dumps(params)
+            sg.attrs["software_version"] = _software()["imuwalk"]
+            rows = sg.create_dataset(
+                "rows", shape=(0,), maxshape=(None,), dtype=STRIDE_DTYPE, chunks=(256,), **self._comp()
+            )
+            rows.attrs["unit"] = "mixed; see field_units_json"
+            rows.attrs["field_units_json"] = json.dumps({n: doc for n, _, doc in STRIDE_FIELDS})
+            rows.attrs["time_base"] = "s on the detector's input time base (= /imu/t)"
+            gaps = link.create_dataset(
+                "gaps", shape=(0,), maxshape=(None,), dtype=GAP_DTYPE, chunks=(64,), **self._comp()
+            )
+            gaps.attrs["unit"] = "index: sample index after the gap; seq: frames; t: s"
+            ev = link.create_dataset(
+                "events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(16,), **self._comp()
+            )
+            ev.attrs["unit"] = "index: sample index; t: s; t_host_ns: ns; json: UTF-8 JSON"
+            if meta is not None:
+                self._write_device(meta)
+            f.flush()
+            os.fsync(f.id.get_vfd_handle())
+        except Exception:
+            f.close()
+            raise
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: RecorderError | None = None
+        self._error_raised = False
+        self._closed = False
+        self._created = False
+        self._n = 0
+        self._n_strides = 0
+        self._n_durable = 0
+        self._n_strides_durable = 0
+        #: stop recording when less than this (plus the batch) is free on the disk, bytes
+        self.space_margin_bytes = 4 * 1024 * 1024
+        self._last_seq: int | None = None
+        self._last_t: float | None = None
+        self._last_info_json: str | None = None
+        self._si_mismatch = 0
+        self._conv: dict[str, float] = {}
+        self._cols: list[str] = []
+        self.stats: dict[str, Any] = {
+            "flushes": 0,
+            "samples": 0,
+            "strides": 0,
+            "raw_bytes": 0,
+            "flush_ms_max": 0.0,
+            "flush_ms_total": 0.0,
+            "write_cpu_s": 0.0,
+        }
+        self._thread = threading.Thread(
+            target=self._run, name=f"imuwalk-recorder:{self.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- public API (caller thread) --------------------------------------------------------------------------
+    @property
+    def error(self) -> RecorderError | None:
+        """The I/O failure that stopped the recorder, or None."""
+        return self._error
+
+    @property
+    def n_samples(self) -> int:
+        """Samples written to the file so far (flushed batches)."""
+        return self._n
+
+    def _check(self) -> None:
+        if self._error is not None:
+            self._error_raised = True
+            raise self._error
+        if self._closed:
+            raise ValueError(f"recorder for {self.path} is closed")
+
+    def set_meta(self, meta: Any) -> None:
+        """Device metadata (protocol ``DeviceMeta`` or dict) for /device, if given before the first block;
+        later it is stored as a "meta" event."""
+        self._check()
+        if meta is None:
+            return
+        if not self._created and self._meta is None:
+            self._meta = meta
+        else:
+            self.write_event("meta", meta)
+
+    def write_block(self, block: SampleBlock) -> None:
+        """Enqueue a SampleBlock (non-blocking)."""
+        self._check()
+        if not isinstance(block, SampleBlock):
+            raise ValueError(f"block must be a SampleBlock, got {type(block).__name__}")
+        if len(block):
+            self._q.put(("block", block))
+
+    def write_strides(self, rows: np.ndarray) -> None:
+        """Enqueue stride rows (STRIDE_DTYPE array, non-blocking)."""
+        self._check()
+        rows = np.asarray(rows)
+        if rows.dtype != STRIDE_DTYPE:
+            raise ValueError(f"rows must have STRIDE_DTYPE, got dtype {rows.dtype}")
+        if rows.size:
+            self._q.put(("strides", rows.copy()))
+
+    def write_raw(self, data: bytes) -> None:
+        """Enqueue raw link bytes for ``<file>.imuraw`` (no-op when ``raw_log=False``)."""
+        self._check()
+        if self.raw_log_path is not None and data:
+            self._q.put(("raw", bytes(data)))
+
+    def write_event(self, kind: str, payload: Any = None, *, t: float = float("nan")) -> None:
+        """Enqueue an event row (e.g. "reconnect", "note") for /link/events."""
+        self._check()
+        self._q.put(("event", (str(kind)[:16], _dumps(payload), float(t), time.monotonic_ns())))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Write and fsync everything enqueued so far; waits up to ``timeout`` s."""
+        self._check()
+        done = threading.Event()
+        self._q.put(("sync", done))
+        done.wait(timeout)
+        self._check()
+
+    def close(self) -> None:
+        """Write everything, finalize summary attributes (``complete=True``) and close. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._q.put(("stop", None))
+            self._thread.join()
+            if self._error is None:
+                try:
+                    self._finalize()
+                except OSError as e:
+                    self._error = RecorderError(f"recording {self.path}: finalize failed: {e}")
+        if self._error is not None and not self._error_raised:
+            self._error_raised = True
+            raise self._error
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # -- writer thread ---------------------------------------------------------------------------------------
+    def _comp(self) -> dict:
+        return {"compression": "gzip", "compression_opts": 1, "shuffle": True} if self.compression else {}
+
+    def _run(self) -> None:
+        pend_blocks: list[SampleBlock] = []
+        pend_strides: list[np.ndarray] = []
+        pend_raw: list[bytes] = []
+        pend_events: list[tuple] = []
+        syncs: list[threading.Event] = []
+        next_flush = time.monotonic() + self.flush_interval_s
+        stop = False
+        while not stop:
+            timeout = max(0.0, next_flush - time.monotonic())
+            try:
+                kind, item = self._q.get(timeout=timeout)
+            except queue.Empty:
+                kind, item = None, None
+            if kind == "stop":
+                stop = True
+            elif self._error is not None:
+                if kind == "sync":
+                    item.set()
+                continue  # failed: drop everything, keep the file as it is
+            elif kind == "block":
+                pend_blocks.append(item)
+            elif kind == "strides":
+                pend_strides.append(item)
+            elif kind == "raw":
+                pend_raw.append(item)
+            elif kind == "event":
+                pend_events.append(item)
+            elif kind == "sync":
+                syncs.append(item)
+            now = time.monotonic()
+            if stop or syncs or now >= next_flush:
+                if self._error is None and (pend_blocks or pend_strides or pend_raw or pend_events):
+                    c0 = time.thread_time()
+                    w0 = time.perf_counter()
+                    try:
+                        self._space_check(pend_blocks)
+                    except OSError as e:  # nothing written yet: close properly, then report
+                        self._stop_early(e)
+                    else:
+                        try:
+                            self._write_batch(pend_blocks, pend_strides, pend_events)
+                            self._write_raw_batch(pend_raw)
+                        except Exception as e:  # noqa: BLE001 - any failure stops writing cleanly
+                            self._fail(e)
+                    ms = (time.perf_counter() - w0) * 1e3
+                    self.stats["flushes"] += 1
+                    self.stats["flush_ms_total"] += ms
+                    self.stats["flush_ms_max"] = max(self.stats["flush_ms_max"], ms)
+                    self.stats["write_cpu_s"] += time.thread_time() - c0
+                pend_blocks, pend_strides, pend_raw, pend_events = [], [], [], []
+                for ev in syncs:
+                    ev.set()
+                syncs = []
+                next_flush = now + self.flush_interval_s
+
+    def _stop_early(self, e: OSError) -> None:
+        """Out of space before writing a batch: close the file normally (it stays fully readable)."""
+        f = self._f
+        try:
+            f.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self._fail(e, detach=False)
+
+    def _fail(self, e: BaseException, detach: bool = True) -> None:
+        code = getattr(e, "errno", None)
+        msg = str(e)
+        if code == errno.ENOSPC or "No space left" in msg:
+            why = "disk full (ENOSPC)"
+        elif code == errno.EFBIG or "File too large" in msg:
+            why = "file size limit reached (EFBIG)"
+        else:
+            why = f"{type(e).__name__}: {msg}"
+        self._error = RecorderError(
+            code or errno.EIO,
+            f"recording to {self.path} stopped: {why}; the first {self._n_durable} samples and "
+            f"{self._n_strides_durable} strides are on disk (run `imuwalk repair {self.path}` if it does not "
+            "open)",
+        )
+        # HDF5 cannot close a file whose writes fail (HDF5 2.0 segfaults in H5Fclose after ENOSPC/EFBIG).
+        # Point its descriptor at /dev/null: the file on disk stays exactly as last synced, and the
+        # library can release its state without touching it.
+        try:
+            if not detach or not self._f.id.valid:
+                raise ValueError("file already closed")
+            vfd = self._f.id.get_vfd_handle()
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, vfd)
+            os.close(null)
+            self._f.close()
+        except Exception:  # noqa: BLE001 - the file is abandoned either way
+            pass
+        for fh in (self._raw_fh,):
+            try:
+                if fh is not None:
+                    fh.close()
+            except OSError:
+                pass
+        self._raw_fh = None
+
+    def _write_device(self, meta: Any) -> None:
+        self._device_written = True
+        dev = self._f["device"]
+        for k, v in _meta_attrs(meta).items():
+            dev.attrs[k] = v
+        dev.attrs["meta_json"] = _dumps(meta)
+
+    def _create_layout(self, blocks: list[SampleBlock]) -> None:
+        """Create the /imu datasets from the first blocks, then switch to SWMR."""
+        f = self._f
+        b0 = blocks[0]
+        meta = self._meta if self._meta is not None else b0.info.get("meta")
+        if meta is not None and not self._device_written:
+            self._write_device(meta)
+        t = np.concatenate([b.t for b in blocks])
+        dt = np.diff(t)
+        dt = dt[dt > 0]
+        rate = float(1.0 / np.median(dt)) if dt.size else 100.0
+        chunk = int(np.clip(round(rate * self.flush_interval_s), 32, 65536))
+        imu = f["imu"]
+        imu.attrs["chunk_rows"] = chunk
+        imu.attrs["rate_hz_initial"] = rate
+        comp = self._comp()
+
+        def mk(name, shape_tail, dtype, attrs):
+            d = imu.create_dataset(
+                name,
+                shape=(0, *shape_tail),
+                maxshape=(None, *shape_tail),
+                dtype=dtype,
+                chunks=(chunk, *shape_tail),
+                fillvalue=np.nan if name == "t" else None,
+                **comp,
+            )
+            for k, v in attrs.items():
+                d.attrs[k] = v
+            self._cols.append(name)
+
+        raw_ok = b0.acc_raw is not None and b0.gyr_raw is not None
+        conv_a = conv_g = None
+        if raw_ok:
+            conv_a = _exact_conversion(
+                np.concatenate([b.acc_raw for b in blocks]), np.concatenate([b.acc for b in blocks])
+            )
+            conv_g = _exact_conversion(
+                np.concatenate([b.gyr_raw for b in blocks]), np.concatenate([b.gyr for b in blocks])
+            )
+        counts = raw_ok and conv_a is not None and conv_g is not None
+        mk(
+            "t",
+            (),
+            "f8",
+            {
+                "unit": "s",
+                "conversion": 1.0,
+                "offset": 0.0,
+                "description": "detector time base: device clock since the first sample",
+            },
+        )
+        axes = np.array([b"x", b"y", b"z"])
+        if counts:
+            f.attrs["data_kind"] = "counts"
+            self._conv = {"acc": conv_a, "gyr": conv_g}
+            mk(
+                "acc",
+                (3,),
+                "i2",
+                {
+                    "unit": "m/s^2",
+                    "conversion": conv_a,
+                    "offset": 0.0,
+                    "resolution": conv_a,
+                    "sensor_unit": "g",
+                    "sensor_conversion": conv_a / G0,
+                    "axes": axes,
+                },
+            )
+            mk(
+                "gyr",
+                (3,),
+                "i2",
+                {
+                    "unit": "rad/s",
+                    "conversion": conv_g,
+                    "offset": 0.0,
+                    "resolution": conv_g,
+                    "sensor_unit": "deg/s",
+                    "sensor_conversion": float(np.rad2deg(conv_g)),
+                    "axes": axes,
+                },
+            )
+        else:
+            f.attrs["data_kind"] = "si"
+            fdt = np.result_type(b0.acc.dtype, np.float32)
+            mk("acc", (3,), fdt, {"unit": "m/s^2", "conversion": 1.0, "offset": 0.0, "axes": axes})
+            mk("gyr", (3,), fdt, {"unit": "rad/s", "conversion": 1.0, "offset": 0.0, "axes": axes})
+            if raw_ok:
+                mk(
+                    "acc_raw",
+                    (3,),
+                    "i2",
+                    {
+                        "unit": "count",
+                        "conversion": 1.0,
+                        "axes": axes,
+                        "description": "raw counts; SI values in acc",
+                    },
+                )
+                mk(
+                    "gyr_raw",
+                    (3,),
+                    "i2",
+                    {
+                        "unit": "count",
+                        "conversion": 1.0,
+                        "axes": axes,
+                        "description": "raw counts; SI values in gyr",
+                    },
+                )
+        if b0.t_dev_us is not None:
+            mk(
+                "t_dev_us",
+                (),
+                "u8",
+                {
+                    "unit": "s",
+                    "conversion": 1e-6,
+                    "offset": 0.0,
+                    "description": "device clock, unwrapped, us",
+                },
+            )
+        if b0.seq is not None:
+            mk(
+                "seq",
+                (),
+                "u8",
+                {"unit": "count", "conversion": 1.0, "description": "unwrapped frame sequence"},
+            )
+        if b0.t_host_ns is not None:
+            mk(
+                "t_host_ns",
+                (),
+                "i8",
+                {
+                    "unit": "s",
+                    "conversion": 1e-9,
+                    "offset": 0.0,
+                    "description": "host time.monotonic_ns() at the read that delivered it",
+                },
+            )
+        self._created = True
+        if self.swmr:
+            f.swmr_mode = True
+
+    def _batch_arrays(self, blocks: list[SampleBlock]) -> dict[str, np.ndarray]:
+        n = sum(len(b) for b in blocks)
+        out: dict[str, np.ndarray] = {}
+        for name in self._cols:
+            parts = []
+            for b in blocks:
+                if name in ("acc", "gyr") and name in self._conv:
+                    raw = getattr(b, name + "_raw")
+                    if raw is None or not np.array_equal(
+                        np.asarray(raw, np.float64) * self._conv[name], getattr(b, name)
+                    ):
+                        self._si_mismatch += len(b)
+                        raw = np.round(np.asarray(getattr(b, name)) / self._conv[name])
+                    parts.append(np.asarray(raw).astype(np.int16, copy=False))
+                else:
+                    v = getattr(b, name)
+                    if v is None:
+                        ds = self._f["imu"][name]
+                        v = np.zeros((len(b), *ds.shape[1:]), ds.dtype)
+                    parts.append(np.asarray(v))
+            out[name] = np.concatenate(parts) if parts else np.zeros(0)
+            assert out[name].shape[0] == n
+        return out
+
+    def _write_batch(self, blocks: list[SampleBlock], strides: list[np.ndarray], events: list[tuple]) -> None:
+        f = self._f
+        ev_rows = []
+        gap_rows = []
+        if blocks:
+            if not self._created:
+                self._create_layout(blocks)
+            cols = self._batch_arrays(blocks)
+            n0 = self._n
+            k = cols["t"].shape[0]
+            imu = f["imu"]
+            for name in self._cols:
+                d = imu[name]
+                d.resize(n0 + k, axis=0)
+                d[n0 : n0 + k] = cols[name]
+            # gaps from the sequence numbers
+            if "seq" in cols:
+                seq = cols["seq"].astype(np.int64)
+                prev = np.concatenate(
+                    [[self._last_seq if self._last_seq is not None else seq[0] - 1], seq[:-1]]
+                )
+                tprev = np.concatenate(
+                    [[self._last_t if self._last_t is not None else np.nan], cols["t"][:-1]]
+                )
+                jump = np.nonzero(seq - prev != 1)[0]
+                for j in jump:
+                    gap_rows.append(
+                        (n0 + j, prev[j], seq[j], max(0, seq[j] - prev[j] - 1), tprev[j], cols["t"][j])
+                    )
+                self._last_seq = int(seq[-1])
+            self._last_t = float(cols["t"][-1])
+            # info history (META/STATUS/link counters): one row per flush when it changed
+            info = blocks[-1].info
+            if info:
+                js = _dumps(info)
+                if js != self._last_info_json:
+                    self._last_info_json = js
+                    th = int(cols["t_host_ns"][-1]) if "t_host_ns" in cols else time.monotonic_ns()
+                    ev_rows.append(
+                        (n0 + k - 1, float(cols["t"][-1]), th, b"info", js.encode()[:EVENT_JSON_BYTES])
+                    )
+            self._n = n0 + k
+            self.stats["samples"] = self._n
+        for kind, js, t, th in events:
+            ev_rows.append((max(self._n - 1, 0), t, th, kind.encode(), js.encode()[:EVENT_JSON_BYTES]))
+        for name, rows in (
+            ("link/gaps", np.array(gap_rows, dtype=GAP_DTYPE)),
+            ("link/events", np.array(ev_rows, dtype=EVENT_DTYPE)),
+        ):
+            if rows.size:
+                d = f[name]
+                m = d.shape[0]
+                d.resize(m + rows.size, axis=0)
+                d[m:] = rows
+        if strides:
+            rows = np.concatenate(strides)
+            d = f["strides/rows"]
+            m = d.shape[0]
+            d.resize(m + rows.size, axis=0)
+            d[m:] = rows
+            self._n_strides = m + rows.size
+            self.stats["strides"] = self._n_strides
+        f.flush()
+        os.fsync(f.id.get_vfd_handle())
+        self._n_durable = self._n
+        self._n_strides_durable = self._n_strides
+
+    def _space_check(self, blocks: list[SampleBlock]) -> None:
+        """Stop cleanly *before* the disk (or the file-size limit) is full, while HDF5 can still close."""
+        need = sum(b.t.nbytes * 8 for b in blocks) + self.space_margin_bytes
+        try:
+            st = os.statvfs(self.path.parent)
+            free = st.f_bavail * st.f_frsize
+        except OSError:
+            free = None
+        if free is not None and free < need:
+            raise OSError(errno.ENOSPC, f"No space left on device: {free} bytes free, need {need}")
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY:
+            raw = self.raw_log_path
+            size = max(self.path.stat().st_size, raw.stat().st_size if raw and raw.exists() else 0)
+            if size + need > soft:
+                raise OSError(errno.EFBIG, f"File too large: limit {soft} bytes, file {size} + {need} bytes")
+
+    def _write_raw_batch(self, chunks: list[bytes]) -> None:
+        if not chunks or self.raw_log_path is None:
+            return
+        if self._raw_fh is None:
+            self._raw_fh = open(self.raw_log_path, "ab")  # noqa: SIM115 - kept open for the session
+        data = b"".join(chunks)
+        self._raw_fh.write(data)
+        self._raw_fh.flush()
+        os.fsync(self._raw_fh.fileno())
+        self.stats["raw_bytes"] += len(data)
+
+    def _finalize(self) -> None:
+        import h5py
+
+        if self._raw_fh is not None:
+            self._raw_fh.close()
+            self._raw_fh = None
+        self._f.close()
+        with h5py.File(self.path, "a") as f:
+            n = self._n
+            f.attrs["n_samples"] = np.int64(n)
+            f.attrs["n_strides"] = np.int64(self._n_strides)
+            f.attrs["closed_utc"] = _utcnow()
+            if n and "t" in f["imu"]:
+                t = f["imu/t"]
+                t0, t1 = float(t[0]), float(t[n - 1])
+                f.attrs["duration_s"] = t1 - t0
+                f["imu"].attrs["measured_rate_hz"] = (
+                    (n - 1) / (t1 - t0) if t1 > t0 and n > 1 else float("nan")
+                )
+            f.attrs["n_gaps"] = np.int64(f["link/gaps"].shape[0])
+            f.attrs["link_stats_json"] = self._last_info_json or "{}"
+            st = dict(self.stats)
+            st["si_mismatch_samples"] = self._si_mismatch
+            f.attrs["recorder_stats_json"] = _dumps(st)
+            f.attrs["complete"] = True
+            f.flush()
+            os.fsync(f.id.get_vfd_handle())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reader
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _open_h5(path: Path):
+    """Open read-only; falls back to an SWMR reader for files still (or last) open for writing."""
+    import h5py
+
+    if not path.exists():
+        raise FileNotFoundError(f"recording {path} does not exist")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        first = e
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError as e:
+        raise RecordingError(
+            f"cannot open {path} as HDF5 ({first}); if a recording process was killed, run "
+            f"`imuwalk repair {path}`"
+        ) from e
+
+
+def _check_format(f, path: Path) -> None:
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != FORMAT:
+        raise RecordingError(
+            f"{path} is not an imuwalk recording (format attribute {fmt!r}, expected {FORMAT!r})"
+        )
+    ver = str(f.attrs.get("format_version", ""))
+    try:
+        major = int(ver.split(".")[0])
+    except ValueError:
+        raise RecordingError(f"{path}: unreadable format_version {ver!r}") from None
+    if major > int(FORMAT_VERSION.split(".")[0]):
+        raise RecordingError(
+            f"{path} has format_version {ver}, newer than this imuwalk reads ({FORMAT_VERSION}); "
+            "upgrade imuwalk"
+        )
+
+
+def _attr(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return [_attr(x) for x in v.tolist()]
+    return v
+
+
+class Recording:
+    """Lazy reader of an imuwalk HDF5 recording (also while it is being written, via SWMR).
+
+    ``t`` (N,) s, ``acc`` (N, 3) m/s², ``gyr`` (N, 3) rad/s are read on access; ``iter_blocks(n)`` walks the
+    file in blocks so long recordings need not fit in memory. ``strides`` is the STRIDE_DTYPE array.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._checked: tuple[int, int | None] = (0, None)
+        self._f = _open_h5(self.path)
+        try:
+            _check_format(self._f, self.path)
+        except Exception:
+            self._f.close()
+            raise
+
+    # -- housekeeping
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def refresh(self) -> None:
+        """See new data appended by a live SWMR writer."""
+        for grp in ("imu", "strides", "link"):
+            if grp in self._f:
+                for d in self._f[grp].values():
+                    d.id.refresh()
+
+    def __len__(self) -> int:
+        imu = self._f["imu"] if "imu" in self._f else {}
+        lens = [imu[c].shape[0] for c in _SAMPLE_COLS if c in imu]
+        n = int(min(lens)) if lens else 0
+        if n and not self.complete and "t" in imu:
+            n = self._valid_prefix(n)
+        return n
+
+    def _valid_prefix(self, n: int) -> int:
+        """Unfinished files: samples up to the first unwritten one (t NaN fill or not increasing)."""
+        start, bad = self._checked
+        if bad is not None:
+            return min(bad, n)
+        if n > start:
+            lo = max(start - 1, 0)
+            t = self._f["imu/t"][lo:n]
+            ok = np.isfinite(t)
+            ok[1:] &= np.diff(t) > 0
+            if lo == 0 and t.size:
+                ok[0] = np.isfinite(t[0])
+            idx = np.nonzero(~ok)[0]
+            if idx.size:
+                bad = lo + int(idx[0])
+                self._checked = (n, bad)
+                return bad
+            self._checked = (n, None)
+        return n
+
+    def __repr__(self) -> str:
+        return f"Recording({str(self.path)!r}, n={len(self)}, strides={self._f['strides/rows'].shape[0]})"
+
+    # -- metadata
+    @property
+    def attrs(self) -> dict:
+        """Root attributes (session, software, summary), JSON attributes decoded."""
+        out = {}
+        for k, v in self._f.attrs.items():
+            v = _attr(v)
+            if k.endswith("_json") and isinstance(v, str):
+                try:
+                    out[k[:-5]] = json.loads(v)
+                    continue
+                except ValueError:
+                    pass
+            out[k] = v
+        return out
+
+    @property
+    def format_version(self) -> str:
+        return str(_attr(self._f.attrs["format_version"]))
+
+    @property
+    def complete(self) -> bool:
+        """True when the recorder finalized the file (clean stop)."""
+        return bool(self._f.attrs.get("complete", False))
+
+    @property
+    def data_kind(self) -> str:
+        """ "counts" (int16 + conversion) or "si" (float)."""
+        return str(_attr(self._f.attrs.get("data_kind", "si")))
+
+    @property
+    def meta(self) -> dict:
+        """Device metadata (attributes of /device; ``meta`` = the full JSON form)."""
+        dev = self._f["device"].attrs if "device" in self._f else {}
+        out = {k: _attr(v) for k, v in dev.items() if k != "meta_json"}
+        if "meta_json" in dev:
+            out["meta"] = json.loads(_attr(dev["meta_json"]))
+        return out
+
+    @property
+    def placement(self) -> str:
+        return str(_attr(self._f.attrs.get("placement", "")))
+
+    @property
+    def params(self) -> Any:
+        """Detector parameters stored at recording time (decoded JSON) or None."""
+        return json.loads(_attr(self._f.attrs.get("detector_params_json", "null")))
+
+    @property
+    def mount(self) -> Any:
+        return json.loads(_attr(self._f.attrs.get("mount_json", "null")))
+
+    @property
+    def link(self) -> dict:
+        """``gaps`` (GAP_DTYPE), ``events`` (list of dicts), ``stats`` (last link counters)."""
+        gaps = self._f["link/gaps"][()] if "link/gaps" in self._f else np.zeros(0, GAP_DTYPE)
+        events = []
+        if "link/events" in self._f:
+            for r in self._f["link/events"][()]:
+                try:
+                    payload = json.loads(r["json"].decode())
+                except ValueError:
+                    payload = r["json"].decode(errors="replace")
+                events.append(
+                    {
+                        "index": int(r["index"]),
+                        "t": float(r["t"]),
+                        "t_host_ns": int(r["t_host_ns"]),
+                        "kind": r["kind"].decode(),
+                        "data": payload,
+                    }
+                )
+        stats = json.loads(_attr(self._f.attrs.get("link_stats_json", "{}")))
+        if not stats and events:
+            infos = [e["data"] for e in events if e["kind"] == "info"]
+            stats = infos[-1] if infos else {}
+        return {"gaps": gaps, "events": events, "stats": stats}
+
+    # -- data
+    def _read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray | None:
+        imu = self._f["imu"]
+        if name not in imu:
+            return None
+        n = len(self)
+        stop = n if stop is None else min(stop, n)
+        d = imu[name]
+        v = d[start:stop]
+        if name in ("acc", "gyr"):
+            conv = float(d.attrs.get("conversion", 1.0))
+            if np.issubdtype(v.dtype, np.integer):
+                return v.astype(np.float64) * conv
+            return v.astype(np.float64) if conv == 1.0 else v.astype(np.float64) * conv
+        return v
+
+    @property
+    def t(self) -> np.ndarray:
+        """(N,) float64 s, detector time base (device clock since the first sample)."""
+        v = self._read("t")
+        return v if v is not None else np.zeros(0)
+
+    @property
+    def acc(self) -> np.ndarray:
+        """(N, 3) float64 m/s² incl. gravity."""
+        v = self._read("acc")
+        return v if v is not None else np.zeros((0, 3))
+
+    @property
+    def gyr(self) -> np.ndarray:
+        """(N, 3) float64 rad/s."""
+        v = self._read("gyr")
+        return v if v is not None else np.zeros((0, 3))
+
+    @property
+    def acc_raw(self) -> np.ndarray | None:
+        """(N, 3) int16 counts, or None for float-SI recordings without counts."""
+        name = "acc" if self.data_kind == "counts" else "acc_raw"
+        return self._f["imu"][name][: len(self)] if name in self._f["imu"] else None
+
+    @property
+    def gyr_raw(self) -> np.ndarray | None:
+        name = "gyr" if self.data_kind == "counts" else "gyr_raw"
+        return self._f["imu"][name][: len(self)] if name in self._f["imu"] else None
+
+    @property
+    def t_dev_us(self) -> np.ndarray | None:
+        return self._read("t_dev_us")
+
+    @property
+    def seq(self) -> np.ndarray | None:
+        return self._read("seq")
+
+    @property
+    def t_host_ns(self) -> np.ndarray | None:
+        return self._read("t_host_ns")
+
+    @property
+    def strides(self) -> np.ndarray:
+        """Stored stride rows (STRIDE_DTYPE)."""
+        if "strides/rows" not in self._f:
+            return np.zeros(0, STRIDE_DTYPE)
+        return np.asarray(self._f["strides/rows"][()], dtype=STRIDE_DTYPE)
+
+    def block(self, start: int = 0, stop: int | None = None) -> SampleBlock:
+        """Samples ``start:stop`` (default: all) as one SampleBlock (SI + raw fields as stored)."""
+        n = len(self)
+        if not (0 <= start <= n):
+            raise ValueError(f"start must be in [0, {n}], got {start}")
+        stop = n if stop is None else max(start, min(stop, n))
+        raw_a = raw_g = None
+        if self.data_kind == "counts":
+            raw_a = self._f["imu/acc"][start:stop]
+            raw_g = self._f["imu/gyr"][start:stop]
+            acc = raw_a.astype(np.float64) * float(self._f["imu/acc"].attrs["conversion"])
+            gyr = raw_g.astype(np.float64) * float(self._f["imu/gyr"].attrs["conversion"])
+        else:
+            acc = self._read("acc", start, stop)
+            gyr = self._read("gyr", start, stop)
+            raw_a = self._read("acc_raw", start, stop)
+            raw_g = self._read("gyr_raw", start, stop)
+        return SampleBlock(
+            t=self._read("t", start, stop),
+            acc=acc,
+            gyr=gyr,
+            acc_raw=raw_a,
+            gyr_raw=raw_g,
+            t_dev_us=self._read("t_dev_us", start, stop),
+            seq=self._read("seq", start, stop),
+            t_host_ns=self._read("t_host_ns", start, stop),
+            info={"source": "recording", "path": str(self.path), "start": start},
+        )
+
+    def to_block(self) -> SampleBlock:
+        """All samples as one SampleBlock."""
+        return self.block()
+
+    def iter_blocks(self, n: int = 4096, start: int = 0, stop: int | None = None) -> Iterator[SampleBlock]:
+        """Yield consecutive SampleBlocks of ``n`` samples (the last may be shorter)."""
+        if not (isinstance(n, (int, np.integer)) and n >= 1):
+            raise ValueError(f"n must be a positive number of samples, got {n!r}")
+        end = len(self) if stop is None else min(stop, len(self))
+        for i in range(start, end, int(n)):
+            yield self.block(i, min(i + int(n), end))
+
+    def to_pandas(self):
+        """DataFrame indexed by ``t`` (s) with acc_x..z (m/s²), gyr_x..z (rad/s) and the clock columns."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - pandas is in the test extra
+            raise ImportError("Recording.to_pandas() needs pandas: pip install imuwalk[data]") from e
+        cols: dict[str, np.ndarray] = {}
+        acc, gyr = self.acc, self.gyr
+        for i, ax in enumerate("xyz"):
+            cols[f"acc_{ax}"] = acc[:, i]
+        for i, ax in enumerate("xyz"):
+            cols[f"gyr_{ax}"] = gyr[:, i]
+        for name in ("t_dev_us", "seq", "t_host_ns"):
+            v = self._read(name)
+            if v is not None:
+                cols[name] = v
+        return pd.DataFrame(cols, index=pd.Index(self.t, name="t"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Repair
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RepairReport:
+    """What :func:`repair` did. ``method``: "none", "h5clear", "copy", "raw"."""
+
+    path: Path
+    method: str
+    n_samples: int
+    n_strides: int
+    backup: Path | None = None
+    messages: list[str] = dataclasses.field(default_factory=list)
+
+
+def _readable(path: Path) -> tuple[bool, str]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            _check_format(f, path)
+            for grp in ("imu", "strides", "link"):
+                if grp in f:
+                    for d in f[grp].values():
+                        if d.shape and d.shape[0]:
+                            d[-1:]  # touch the last chunk
+        return True, ""
+    except RecordingError:
+        raise
+    except (OSError, KeyError) as e:
+        return False, str(e)
+
+
+def _trim_and_mark(path: Path, method: str) -> tuple[int, int]:
+    """Cut sample columns to their common length; record the repair in the root attributes."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        imu = f["imu"]
+        cols = [c for c in _SAMPLE_COLS if c in imu]
+        n = min((imu[c].shape[0] for c in cols), default=0)
+        if n and "t" in imu:  # cut at the first unwritten sample (t is NaN-filled and strictly increasing)
+            t = imu["t"][:n]
+            bad = ~np.isfinite(t)
+            bad[1:] |= np.diff(t) <= 0
+            idx = np.nonzero(bad)[0]
+            n = int(idx[0]) if idx.size else n
+        if "strides/rows" in f:
+            rows = f["strides/rows"]
+            si = rows["stride_index"][()] if rows.shape[0] else np.zeros(0, np.int64)
+            if si.size > 1:
+                brk = np.nonzero(np.diff(si) <= 0)[0]
+                if brk.size:
+                    rows.resize(int(brk[0]) + 1, axis=0)
+        for c in cols:
+            if imu[c].shape[0] != n:
+                imu[c].resize(n, axis=0)
+        f.attrs["n_samples"] = np.int64(n)
+        ns = f["strides/rows"].shape[0] if "strides/rows" in f else 0
+        f.attrs["n_strides"] = np.int64(ns)
+        if n and "t" in imu:
+            f.attrs["duration_s"] = float(imu["t"][n - 1] - imu["t"][0])
+        f.attrs["repaired_utc"] = _utcnow()
+        f.attrs["repair_method"] = method
+        f.flush()
+        os.fsync(f.id.get_vfd_handle())
+    return n, ns
+
+
+def _copy_out(src: Path, dst: Path) -> None:
+    """Copy every readable dataset prefix and attribute from ``src`` (SWMR reader) into a new ``dst``."""
+    import h5py
+
+    with h5py.File(src, "r", swmr=True) as fi, h5py.File(dst, "w", libver=("v110", "v110")) as fo:
+        for k, v in fi.attrs.items():
+            fo.attrs[k] = v
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group):
+                g = fo.require_group(name)
+                for k, v in obj.attrs.items():
+                    g.attrs[k] = v
+                return
+            shape = obj.shape
+            chunks = obj.chunks or None
+            out = fo.create_dataset(
+                name,
+                shape=(0, *shape[1:]),
+                maxshape=(None, *shape[1:]),
+                dtype=obj.dtype,
+                chunks=chunks or True,
+                compression=obj.compression,
+                compression_opts=obj.compression_opts,
+                shuffle=obj.shuffle,
+            )
+            for k, v in obj.attrs.items():
+                out.attrs[k] = v
+            step = chunks[0] if chunks else max(1, shape[0])
+            good = 0
+            for i in range(0, shape[0], step):
+                try:
+                    part = obj[i : i + step]
+                except OSError:
+                    break  # first unreadable chunk: keep the prefix
+                out.resize(i + part.shape[0], axis=0)
+                out[i : i + part.shape[0]] = part
+                good = i + part.shape[0]
+            out.attrs["salvaged_rows"] = good
+
+        fi.visititems(visit)
+
+
+def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
+    """Decode the ``.imuraw`` byte log (protocol FrameDecoder via formats.read_file) into a new recording."""
+    from imuwalk.sources.formats import read_file
+
+    block = read_file(raw)
+    placement = params = mount = None
+    if like is not None:
+        try:
+            import h5py
+
+            with h5py.File(like, "r", swmr=True) as f:
+                placement = _attr(f.attrs.get("placement", "")) or None
+                params = json.loads(_attr(f.attrs.get("detector_params_json", "null")))
+                mount = json.loads(_attr(f.attrs.get("mount_json", "null")))
+        except (OSError, ValueError, KeyError):
+            pass
+    rec = Recorder(
+        dst,
+        placement=placement,
+        params=params,
+        mount=mount,
+        swmr=False,
+        raw_log=False,
+        meta=block.info.get("meta"),
+        overwrite=True,
+    )
+    rec.write_block(block)
+    rec.write_event("rebuilt", {"from": raw.name})
+    rec.close()
+
+
+def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool = True) -> RepairReport:
+    """Make a recording left by a killed/crashed writer readable again.
+
+    Steps (first that works): 1) nothing to do; 2) ``h5clear -s`` (clears the SWMR/consistency flags)
+    then cut the columns to a common length; 3) copy every readable prefix out through an SWMR reader into a
+    fresh file; 4) rebuild from ``<file>.imuraw``. The original is kept as ``<file>.bak`` when replaced.
+    ``from_raw`` forces 4. Raises :class:`RecordingError` when nothing works.
+    """
+    path = Path(path)
+    raw = raw_log_path(path)
+    msgs: list[str] = []
+    if not path.exists() and not raw.exists():
+        raise FileNotFoundError(f"neither {path} nor its raw log {raw} exists")
+
+    def done(method: str, backup: Path | None = None) -> RepairReport:
+        n, ns = _trim_and_mark(path, method) if method != "none" else _counts(path)
+        return RepairReport(path, method, n, ns, backup, msgs)
+
+    if not from_raw and path.exists():
+        ok, why = _readable(path)
+        if ok:
+            with Recording(path) as r:
+                complete = r.complete
+            if complete:
+                msgs.append("file opens normally and was finalized; nothing to do")
+                return done("none")
+            msgs.append("file opens normally but was not finalized; columns trimmed to a common length")
+            return done("trim")
+        msgs.append(f"normal open failed: {why}")
+        h5clear = shutil.which("h5clear") if use_h5clear else None
+        if h5clear:
+            bak = path.with_name(path.name + ".bak")
+            shutil.copy2(path, bak)
+            r = subprocess.run([h5clear, "-s", str(path)], capture_output=True, text=True)
+            msgs.append(f"h5clear -s: exit {r.returncode} {r.stderr.strip()}".strip())
+            if r.returncode == 0:
+                ok, why = _readable(path)
+                if ok:
+                    return done("h5clear", bak)
+                msgs.append(f"still unreadable after h5clear: {why}")
+            shutil.copy2(bak, path)  # undo
+        tmp = path.with_name(path.name + ".repair-tmp")
+        try:
+            _copy_out(path, tmp)
+            bak = path.with_name(path.name + ".bak")
+            os.replace(path, bak)
+            os.replace(tmp, path)
+            return done("copy", bak)
+        except (OSError, KeyError, RecordingError) as e:
+            msgs.append(f"copy through an SWMR reader failed: {e}")
+            if tmp.exists():
+                tmp.unlink()
+    if raw.exists() and raw.stat().st_size:
+        tmp = path.with_name(path.name + ".repair-tmp")
+        like = path if path.exists() else None
+        _rebuild_from_raw(raw, tmp, like)
+        bak = None
+        if path.exists():
+            bak = path.with_name(path.name + ".bak")
+            os.replace(path, bak)
+        os.replace(tmp, path)
+        msgs.append(f"rebuilt from {raw.name}")
+        return done("raw", bak)
+    raise RecordingError(
+        f"cannot repair {path}: {'; '.join(msgs) or 'unreadable'}; no raw log {raw} to rebuild from"
+    )
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    with Recording(path) as r:
+        return len(r), int(r.strides.shape[0])

@@ -1,0 +1,518 @@
+"""SerialSource: a pyserial reader thread → FrameDecoder → bounded queue of SampleBlocks.
+
+Works with any pyserial URL (``/dev/ttyACM0``, ``COM3``, ``loop://``, ``socket://host:port``, ``spy://...``)
+because ports are opened with ``serial.serial_for_url``. pyserial is imported lazily.
+
+Threading model: one daemon reader thread owns the port. It reads whatever is buffered (one syscall), stamps
+``time.monotonic_ns()``, calls the raw-bytes hook, decodes, converts and appends one SampleBlock per read
+to a bounded queue. The consumer never blocks the reader: when the queue is full the **oldest** block is
+dropped and counted (``stats["queue_drops"]``, ``stats["queue_dropped_samples"]``); a consumer that keeps
+up never loses anything. After a read the thread sleeps ``poll_interval`` s so that bytes accumulate
+(fewer, larger blocks: ~200 reads/s instead of one per frame; adds at most that much latency).
+
+Time base (docs/ARCHITECTURE.md): ``t = (t_dev_us - t_dev_us_first) / 1e6`` on the device clock, made
+monotonic across 32-bit wraps and device resets by the decoder. ``t_host_ns`` is the monotonic time of the
+read that delivered each sample; :attr:`SerialSource.clock_` (a ClockMapper) maps device to host time.
+
+Scales: counts are converted with the scales of the device's META frame. Until the first META arrives,
+decoded samples wait in a bounded buffer (``pre_meta_samples``; the oldest are dropped and counted when it
+overflows) and are converted once it arrives. ``default_meta=`` skips the wait: samples before the first
+META use it and their blocks carry ``info["scales"] = "default"``.
+
+Unplug/replug: a ``SerialException``/``OSError`` from the port closes it, records a gap
+(:attr:`SerialSource.gaps_`), and — with ``reconnect=True`` — retries opening every ``retry_interval`` s
+(0.5 s) until it succeeds or :meth:`stop` is called. ``port_resolver`` (a callable returning the current
+port name) finds a device that comes back under another name. The decoder is kept across the gap so
+sequence numbers and device time continue; the samples lost meanwhile are counted as missing frames.
+A frame cut by the unplug is counted as a rejected frame.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from imuwalk.sources.block import SampleBlock
+
+__all__ = ["SerialSource", "run_stream", "open_port_error_message"]
+
+
+def open_port_error_message(port: str, exc: BaseException) -> str:
+    """One clear line explaining why ``port`` could not be opened."""
+    en = getattr(exc, "errno", None)
+    text = str(exc)
+    if en == errno.ENOENT or "No such file" in text or "could not open port" in text and "[Errno 2]" in text:
+        return f"port {port!r} does not exist (see `imuwalk ports` for the ports present)"
+    if en in (errno.EACCES, errno.EPERM) or "Permission denied" in text or "[Errno 13]" in text:
+        return (f"permission denied opening {port!r} (on Linux add your user to the 'dialout' group "
+                "and log in again)")
+    if en == errno.EBUSY or "[Errno 16]" in text:
+        return f"port {port!r} is busy (another program has it open)"
+    return f"cannot open port {port!r}: {text}"
+
+
+class SerialSource:
+    """Read an imuwalk device (or a text-line device) from a serial port in a background thread.
+
+    Parameters
+    ----------
+    port : device path or pyserial URL.
+    baud : baud rate (ignored by USB CDC devices and PTYs).
+    reconnect : keep retrying after a disconnect (every ``retry_interval`` s) instead of ending.
+    queue_blocks : queue capacity in blocks (one block per read, ~``poll_interval`` s of data).
+    read_size : largest read in bytes.
+    format : "imuwalk" (the wire protocol) or "text" (lines decoded by
+        :class:`~imuwalk.sources.formats.TextLineDecoder`, options in ``text_options``; time from the
+        timestamp column, else ``text_options["rate_hz"]``, else the host clock).
+    default_meta : DeviceMeta used until the device's first META (see module doc).
+    pre_meta_samples : bound of the buffer of samples waiting for META.
+    port_resolver : callable returning the port to (re)open; default: always ``port``.
+    on_raw : ``on_raw(data: bytes, t_host_ns: int)`` called in the reader thread for every read (keep it
+        fast: the recorder appends to its raw byte log here).
+    poll_interval : sleep after each read so bytes accumulate, s.
+    timeout : pyserial read timeout, s.
+    serial_kwargs : extra keyword arguments for ``serial.serial_for_url`` (e.g. ``dsrdtr=True``).
+
+    Use as a context manager or call :meth:`start`/:meth:`stop`. Iterate to get blocks until stopped (or
+    until the link ends with ``reconnect=False``); or poll :meth:`get` / :meth:`get_all`.
+    """
+
+    def __init__(self, port: str, baud: int = 921600, *, reconnect: bool = True, queue_blocks: int = 1024,
+                 read_size: int = 65536, format: str = "imuwalk", text_options: dict | None = None,
+                 default_meta: Any = None, pre_meta_samples: int = 100_000,
+                 port_resolver: Callable[[], str] | None = None,
+                 on_raw: Callable[[bytes, int], None] | None = None, retry_interval: float = 0.5,
+                 poll_interval: float = 0.005, timeout: float = 0.05, serial_kwargs: dict | None = None):
+        if not isinstance(port, str) or not port:
+            raise ValueError(f"port: expected a non-empty device path or pyserial URL, got {port!r}")
+        if not (isinstance(baud, int) and baud > 0):
+            raise ValueError(f"baud: expected a positive int, got {baud!r}")
+        if not (isinstance(queue_blocks, int) and queue_blocks >= 1):
+            raise ValueError(f"queue_blocks: expected an int >= 1, got {queue_blocks!r}")
+        if not (isinstance(read_size, int) and read_size >= 1):
+            raise ValueError(f"read_size: expected an int >= 1, got {read_size!r}")
+        if format not in ("imuwalk", "text"):
+            raise ValueError(f"format: expected 'imuwalk' or 'text', got {format!r}")
+        if not (isinstance(pre_meta_samples, int) and pre_meta_samples >= 0):
+            raise ValueError(f"pre_meta_samples: expected an int >= 0, got {pre_meta_samples!r}")
+        for name, v in (("retry_interval", retry_interval), ("poll_interval", poll_interval),
+                        ("timeout", timeout)):
+            if not (isinstance(v, (int, float)) and 0 <= v <= 60):
+                raise ValueError(f"{name}: expected seconds in [0, 60], got {v!r}")
+        if port_resolver is not None and not callable(port_resolver):
+            raise ValueError("port_resolver: expected a callable returning a port name")
+        if on_raw is not None and not callable(on_raw):
+            raise ValueError("on_raw: expected a callable on_raw(data, t_host_ns)")
+        self.port = port
+        self.baud = baud
+        self.reconnect = reconnect
+        self.queue_blocks = queue_blocks
+        self.read_size = read_size
+        self.format = format
+        self.text_options = dict(text_options or {})
+        self.default_meta = default_meta
+        self.pre_meta_samples = pre_meta_samples
+        self.port_resolver = port_resolver
+        self.on_raw = on_raw
+        self.retry_interval = float(retry_interval)
+        self.poll_interval = float(poll_interval)
+        self.timeout = float(timeout)
+        self.serial_kwargs = dict(serial_kwargs or {})
+
+        self._q: deque[SampleBlock] = deque()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ser = None
+        self._finished = False
+        #: exception that ended the reader (``reconnect=False`` or a failing hook), else None
+        self.error_: BaseException | None = None
+        #: disconnect gaps: dicts with t_host_ns_start/end, seq_before/after, t_dev_us_before/after, reason
+        self.gaps_: list[dict] = []
+        #: the device META in use (None until it arrives)
+        self.meta_ = None
+        self.clock_ = None
+        self._c = {"reconnects": 0, "queue_drops": 0, "queue_dropped_samples": 0, "pre_meta_dropped": 0,
+                   "blocks": 0, "samples": 0, "reads": 0, "bytes": 0, "cut_by_unplug": 0, "hook_errors": 0}
+        self._rate_win: deque[tuple[int, int]] = deque()
+        self._t0_us: int | None = None
+        self._pending: deque = deque()
+        self._pending_n = 0
+        self._dec = None
+        self._txt = None
+        self._txt_t0: float | None = None
+        self._txt_n = 0
+        self._txt_last_host: int | None = None
+        self._connected = False
+        self._current_port = port
+        self._t_start_ns = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> SerialSource:
+        """Open the port (raises OSError with one clear line if it cannot) and start the reader thread."""
+        if self._thread is not None:
+            return self
+        from imuwalk.sources.protocol import ClockMapper, FrameDecoder
+
+        self.clock_ = ClockMapper()
+        if self.format == "imuwalk":
+            self._dec = FrameDecoder()
+        else:
+            from imuwalk.sources.formats import TextLineDecoder
+
+            opts = {k: v for k, v in self.text_options.items() if k != "rate_hz"}
+            self._txt = TextLineDecoder(**opts)
+        port = self._resolve()
+        try:
+            self._ser = self._open(port)
+        except Exception as e:  # pyserial raises SerialException (an OSError) or ValueError
+            raise OSError(open_port_error_message(port, e)) from e
+        self._connected = True
+        self._current_port = port
+        self._t_start_ns = time.monotonic_ns()
+        self._thread = threading.Thread(target=self._run, name=f"imuwalk-serial-{port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the reader thread and close the port. Blocks already queued stay readable."""
+        self._stop.set()
+        ser = self._ser
+        if ser is not None:
+            try:
+                ser.cancel_read()
+            except Exception:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        with self._cond:
+            self._cond.notify_all()
+
+    close = stop
+
+    def __enter__(self) -> SerialSource:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def ended(self) -> bool:
+        """True when the reader has ended (stopped or link lost with ``reconnect=False``) and the queue
+        is drained."""
+        return (self._finished or self._stop.is_set()) and not self._q
+
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ consumer side
+    def get(self, timeout: float | None = None) -> SampleBlock | None:
+        """Next block, waiting up to ``timeout`` s (None: until one arrives or the reader ends).
+        Returns None on timeout or when stopped and drained."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self._q or self._finished or self._stop.is_set(), timeout)
+            if ok and self._q:
+                return self._q.popleft()
+            return None
+
+    def get_all(self) -> list[SampleBlock]:
+        """All queued blocks without waiting."""
+        with self._cond:
+            out = list(self._q)
+            self._q.clear()
+            return out
+
+    def __iter__(self) -> Iterator[SampleBlock]:
+        while True:
+            blk = self.get(timeout=0.2)
+            if blk is not None:
+                yield blk
+            elif self._finished or self._stop.is_set():
+                rest = self.get_all()
+                yield from rest
+                return
+
+    @property
+    def stats(self) -> dict:
+        """Link counters: rate_hz (last ~2 s), samples, frames_ok, frames_lost (missing seq), crc_errors,
+        cobs_errors, short_frames, oversize_dropped, seq_gaps, resets, reconnects, queue_drops,
+        queue_dropped_samples, pre_meta_dropped, cut_by_unplug, bytes, reads, connected, port."""
+        d: dict[str, Any] = dict(self._c)
+        if self._dec is not None:
+            s = self._dec.stats
+            d.update(frames_ok=s.frames_ok, frames_lost=s.samples_missing, crc_errors=s.crc_errors,
+                     cobs_errors=s.cobs_errors, short_frames=s.short_frames,
+                     oversize_dropped=s.oversize_dropped, seq_gaps=s.seq_gaps, resets=s.resets,
+                     unknown_type=s.unknown_type, device_tx_dropped=s.device_tx_dropped,
+                     rejected=s.errors, metas=self._dec.metas)
+        if self._txt is not None:
+            d.update(lines_ok=self._txt.stats["lines_ok"], lines_bad=self._txt.stats["lines_bad"])
+        win = list(self._rate_win)
+        if len(win) >= 2 and win[-1][0] > win[0][0]:
+            d["rate_hz"] = sum(n for _, n in win[1:]) / ((win[-1][0] - win[0][0]) * 1e-9)
+        else:
+            d["rate_hz"] = 0.0
+        d["connected"] = self._connected
+        d["port"] = self._current_port
+        d["queued_blocks"] = len(self._q)
+        return d
+
+    # ------------------------------------------------------------------ reader thread
+    def _resolve(self) -> str:
+        if self.port_resolver is None:
+            return self.port
+        p = self.port_resolver()
+        if not isinstance(p, str) or not p:
+            raise OSError(f"port_resolver returned {p!r}, not a port name")
+        return p
+
+    def _open(self, port: str):
+        import serial
+
+        kw = {"baudrate": self.baud, "timeout": self.timeout}
+        kw.update(self.serial_kwargs)
+        return serial.serial_for_url(port, **kw)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self._ser is None:
+                    if not self.reconnect:
+                        break
+                    self._try_reopen()
+                    continue
+                try:
+                    ser = self._ser
+                    n = ser.in_waiting
+                    data = ser.read(max(1, min(n, self.read_size)))
+                except Exception as e:  # SerialException, OSError, TypeError from a closed fd
+                    if self._stop.is_set():
+                        break
+                    self._disconnect(e)
+                    if not self.reconnect:
+                        self.error_ = e
+                        break
+                    continue
+                if data:
+                    self._handle(data)
+                    if len(data) < self.read_size and self.poll_interval > 0:
+                        self._stop.wait(self.poll_interval)
+        except BaseException as e:  # a bug or a failing hook: end the stream, keep the reason
+            self.error_ = e
+        finally:
+            ser, self._ser = self._ser, None
+            if ser is not None:
+                try:
+                    ser.close()
+                except Exception:
+                    pass
+            self._connected = False
+            with self._cond:
+                self._finished = True
+                self._cond.notify_all()
+
+    def _disconnect(self, exc: BaseException) -> None:
+        ser, self._ser = self._ser, None
+        self._connected = False
+        try:
+            ser.close()
+        except Exception:
+            pass
+        gap = {"t_host_ns_start": time.monotonic_ns(), "t_host_ns_end": None, "reason": f"disconnect: {exc}",
+               "port": self._current_port, "seq_before": None, "seq_after": None,
+               "t_dev_us_before": None, "t_dev_us_after": None}
+        if self._dec is not None:
+            gap["seq_before"] = self._dec.seq_last
+            gap["t_dev_us_before"] = self._dec.t_last_us
+            # the frame cut by the unplug: terminate it so it is rejected now, not glued to new bytes
+            before = self._dec.stats.errors
+            self._dec.feed(b"\x00")
+            self._c["cut_by_unplug"] += self._dec.stats.errors - before
+        elif self._txt is not None:
+            self._txt.feed(b"\n")
+        self.gaps_.append(gap)
+
+    def _try_reopen(self) -> None:
+        try:
+            port = self._resolve()
+            ser = self._open(port)
+        except Exception:
+            self._stop.wait(self.retry_interval)
+            return
+        self._ser = ser
+        self._current_port = port
+        self._connected = True
+        self._c["reconnects"] += 1
+        if self.gaps_ and self.gaps_[-1]["t_host_ns_end"] is None:
+            self.gaps_[-1]["t_host_ns_end"] = time.monotonic_ns()
+
+    def _handle(self, data: bytes) -> None:
+        t_ns = time.monotonic_ns()
+        self._c["reads"] += 1
+        self._c["bytes"] += len(data)
+        if self.on_raw is not None:
+            try:
+                self.on_raw(data, t_ns)
+            except Exception:
+                self._c["hook_errors"] += 1
+        if self._dec is not None:
+            self._handle_frames(data, t_ns)
+        else:
+            self._handle_text(data, t_ns)
+
+    def _handle_frames(self, data: bytes, t_ns: int) -> None:
+        from imuwalk.sources.protocol import DecodedSamples, to_block
+
+        dec = self._dec
+        d = dec.feed(data)
+        n = len(d)
+        if n:
+            self.clock_.update(d.t_dev_us[-1:].astype(np.int64), np.array([t_ns], dtype=np.int64))
+            if self.gaps_:
+                g = self.gaps_[-1]
+                if g["seq_after"] is None and g["t_host_ns_end"] is not None:
+                    g["seq_after"] = int(d.seq[0])
+                    g["t_dev_us_after"] = int(d.t_dev_us[0])
+        meta = dec.meta
+        scales = "device"
+        if meta is None:
+            if self.default_meta is None:
+                if n:
+                    self._pending.append((d, t_ns))
+                    self._pending_n += n
+                    while self._pending_n > self.pre_meta_samples and self._pending:
+                        old, _ = self._pending.popleft()
+                        self._pending_n -= len(old)
+                        self._c["pre_meta_dropped"] += len(old)
+                return
+            meta = self.default_meta
+            scales = "default"
+        self.meta_ = meta
+        parts = [(d, np.full(n, t_ns, dtype=np.int64))] if n else []
+        if self._pending:
+            old = [(p, np.full(len(p), tn, dtype=np.int64)) for p, tn in self._pending]
+            parts = old + parts
+            self._pending.clear()
+            self._pending_n = 0
+        if not parts:
+            return
+        if len(parts) == 1:
+            dd, th = parts[0]
+        else:
+            dd = DecodedSamples.concat([p for p, _ in parts])
+            th = np.concatenate([h for _, h in parts])
+        if self._t0_us is None:
+            self._t0_us = int(dd.t_dev_us[0])
+        blk = to_block(dd, meta, self._t0_us, t_host_ns=th,
+                       info={"scales": scales, "reconnects": self._c["reconnects"], "flags": dd.flags,
+                             "port": self._current_port})
+        self._push(blk, t_ns)
+
+    def _handle_text(self, data: bytes, t_ns: int) -> None:
+        s = self._txt.feed(data)
+        n = len(s)
+        prev = self._txt_last_host
+        self._txt_last_host = t_ns
+        if n == 0:
+            return
+        rate = self.text_options.get("rate_hz")
+        if rate:
+            t = (self._txt_n + np.arange(n)) / float(rate)
+            src = "index/rate_hz"
+        elif not np.isnan(s.t_col).any():
+            if self._txt_t0 is None:
+                self._txt_t0 = float(s.t_col[0])
+            t = s.t_col - self._txt_t0
+            src = "timestamp column"
+        else:
+            start = prev if prev is not None else t_ns - int(n * 1e6)
+            t = (start + (np.arange(1, n + 1) / n) * (t_ns - start) - self._t_start_ns) * 1e-9
+            src = "host clock"
+        self._txt_n += n
+        blk = SampleBlock(t=np.asarray(t, dtype=np.float64), acc=s.acc, gyr=s.gyr,
+                          t_host_ns=np.full(n, t_ns, dtype=np.int64),
+                          info={"format": "text", "time_source": src, "port": self._current_port,
+                                "reconnects": self._c["reconnects"]})
+        self._push(blk, t_ns)
+
+    def _push(self, blk: SampleBlock, t_ns: int) -> None:
+        n = len(blk)
+        self._c["blocks"] += 1
+        self._c["samples"] += n
+        w = self._rate_win
+        w.append((t_ns, n))
+        while len(w) > 2 and t_ns - w[0][0] > 2_000_000_000:
+            w.popleft()
+        with self._cond:
+            if len(self._q) >= self.queue_blocks:
+                old = self._q.popleft()
+                self._c["queue_drops"] += 1
+                self._c["queue_dropped_samples"] += len(old)
+            self._q.append(blk)
+            self._cond.notify()
+
+
+def run_stream(source, detector, *, on_rows: Callable[[np.ndarray], None] | None = None,
+               on_block: Callable[[SampleBlock], None] | None = None,
+               on_tick: Callable[[], None] | None = None, tick_interval: float = 0.5,
+               duration: float | None = None, stop_event: threading.Event | None = None,
+               finish: bool = True) -> np.ndarray:
+    """Drive ``detector`` (a StepDetector: ``update(t, acc, gyr)``, ``finish()``) from ``source``
+    (anything with ``get(timeout)`` like :class:`SerialSource`, already started) until ``stop_event`` is
+    set, ``duration`` s of wall time passed, or the source ends.
+
+    ``on_rows(rows)`` gets every non-empty batch of stride rows, ``on_block(block)`` every block,
+    ``on_tick()`` is called about every ``tick_interval`` s (dashboards). Blocks still queued when
+    stopping are processed; ``finish=True`` then calls ``detector.finish()``. Returns all rows (STRIDE_DTYPE).
+    """
+    from imuwalk.core.rows import empty_rows
+
+    t_end = None if duration is None else time.monotonic() + float(duration)
+    next_tick = time.monotonic() + tick_interval
+    out: list[np.ndarray] = []
+
+    def feed(blk: SampleBlock) -> None:
+        if on_block is not None:
+            on_block(blk)
+        if len(blk):
+            rows = detector.update(blk.t, blk.acc, blk.gyr)
+            if rows is not None and len(rows):
+                out.append(rows)
+                if on_rows is not None:
+                    on_rows(rows)
+
+    while True:
+        if stop_event is not None and stop_event.is_set():
+            break
+        now = time.monotonic()
+        if t_end is not None and now >= t_end:
+            break
+        wait = min(0.1, tick_interval)
+        if t_end is not None:
+            wait = max(0.0, min(wait, t_end - now))
+        blk = source.get(timeout=wait)
+        if blk is not None:
+            feed(blk)
+        elif getattr(source, "ended", False):
+            break
+        if on_tick is not None and time.monotonic() >= next_tick:
+            on_tick()
+            next_tick = time.monotonic() + tick_interval
+    if hasattr(source, "get_all"):
+        for blk in source.get_all():
+            feed(blk)
+    if finish:
+        rows = detector.finish()
+        if rows is not None and len(rows):
+            out.append(rows)
+            if on_rows is not None:
+                on_rows(rows)
+    return np.concatenate(out) if out else empty_rows(0)

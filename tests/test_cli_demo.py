@@ -1,0 +1,169 @@
+"""`imuwalk demo` end to end, as a user runs it: emulator → PTY → SerialSource → detector → dashboard/HDF5.
+
+The demo runs are started together (they are real time, ~10 s each) and checked by the tests below:
+plain output (not a TTY), --json, a real terminal through tmux, and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "120"}
+CMD = [sys.executable, "-m", "imuwalk.cli.main"]
+HAVE_TMUX = shutil.which("tmux") is not None
+
+
+class Runs:
+    pass
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    r = Runs()
+    r.dir = d
+    r.plain_h5 = d / "plain.h5"
+    r.json_h5 = d / "json.h5"
+    r.tty_h5 = d / "tty.h5"
+    r.int_h5 = d / "int.h5"
+    r.tty_done = d / "tty.done"
+    procs = {
+        # default record path: in the current folder
+        "plain": subprocess.Popen([*CMD, "demo", "--duration", "10"], cwd=d, env=ENV, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        "json": subprocess.Popen([*CMD, "demo", "--duration", "10", "--json", "--record", str(r.json_h5)],
+                                 cwd=d, env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+        "int": subprocess.Popen([*CMD, "demo", "--duration", "60", "--record", str(r.int_h5)], cwd=d, env=ENV,
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
+    }
+    session = None
+    if HAVE_TMUX:
+        session = f"imuwalk-demo-{uuid.uuid4().hex[:8]}"
+        shell = (f"{sys.executable} -m imuwalk.cli.main demo --duration 12 --record {r.tty_h5}; "
+                 f"echo $? > {r.tty_done}; sleep 60")
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                        "-e", f"PYTHONPATH={REPO}", shell], check=True)
+    # Ctrl-C after a few seconds of the 60 s run
+    time.sleep(7.0)
+    procs["int"].send_signal(signal.SIGINT)
+    r.screens = []
+    if session:
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end and not r.tty_done.exists():
+            time.sleep(1.0)
+            r.screens.append(subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                            capture_output=True, text=True).stdout)
+        r.screens.append(subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                        capture_output=True, text=True).stdout)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    r.out = {}
+    for name, p in procs.items():
+        out, err = p.communicate(timeout=90)
+        r.out[name] = (p.returncode, out, err)
+    return r
+
+
+def test_demo_plain_run(runs):
+    code, out, err = runs.out["plain"]
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "Session summary" in out and "Forward" in out and "Backward" in out and "Goal" in out
+    files = list(runs.dir.glob("imuwalk-demo-*.h5"))
+    assert len(files) == 1, files  # default name, in the current folder
+    assert f"Recording: {files[0]}" in out
+    # not a terminal: plain periodic status lines, no screen-control codes
+    assert "now=" in out and "\x1b[" not in out
+    from imuwalk.sinks.hdf5 import Recording
+
+    with Recording(files[0]) as rec:
+        assert rec.complete
+        assert 900 <= len(rec) <= 1010  # 10 s at 100 Hz
+        assert len(rec.strides) >= 5
+        assert np.all(np.diff(rec.t) > 0)
+
+
+def test_demo_json_contract_and_truth(runs):
+    code, out, err = runs.out["json"]
+    assert code == 0, err
+    doc = json.loads(out)  # exactly one JSON document on stdout
+    for key in ("schema", "strides", "summary", "link", "recording", "demo"):
+        assert key in doc
+    s = doc["summary"]
+    for key in ("backward_minutes", "forward_minutes", "steps_forward", "steps_backward", "strides",
+                "cadence_forward_spm", "cadence_backward_spm", "bouts", "goal_minutes", "goal_progress"):
+        assert key in s
+    truth = doc["demo"]
+    # every emulated stride found once, with its direction (the sensor mount is known)
+    assert s["strides_forward"] == truth["strides_forward"] and s["strides_backward"] == truth["strides_backward"]
+    t_ic = np.array([x["t_ic"] for x in doc["strides"]])
+    dirs = np.array([x["direction"] for x in doc["strides"]])
+    assert len(t_ic) == len(truth["ic_s"])
+    assert np.max(np.abs(t_ic - np.array(truth["ic_s"]))) < 0.1
+    assert np.array_equal(dirs, np.array(truth["direction"]))
+    assert s["backward_minutes"] > 0 and s["goal_progress"] == pytest.approx(s["backward_minutes"] / 10.0)
+    assert doc["link"]["frames_lost"] == 0 and doc["link"]["crc_errors"] == 0
+    assert doc["recording"]["path"] == str(runs.json_h5) and runs.json_h5.exists()
+
+
+def test_detect_replays_demo_recording_exactly(runs):
+    """The recording replayed through the streaming path gives the strides the live run saw."""
+    _, out, _ = runs.out["json"]
+    live = json.loads(out)
+    p = subprocess.run([*CMD, "detect", str(runs.json_h5), "--json"], env=ENV, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    replay = json.loads(p.stdout)
+    assert replay["strides"] == live["strides"]
+    assert replay["summary"] == live["summary"]
+    assert replay["source"]["format"] == "hdf5" and replay["source"]["complete"] is True
+
+
+def test_report_of_demo_recording(runs, tmp_path):
+    import matplotlib.image as mpimg
+
+    out = tmp_path / "demo.png"
+    p = subprocess.run([*CMD, "report", str(runs.json_h5), "-o", str(out)], env=ENV, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    img = mpimg.imread(out)[..., :3]
+    assert img.shape[0] > 800 and img.shape[1] > 1000
+    assert img.std() > 0.05 and (img < 0.97).any(axis=2).mean() > 0.05
+
+
+def test_ctrl_c_stops_cleanly(runs):
+    code, out, err = runs.out["int"]
+    assert code == 130, (code, err)
+    assert "Traceback" not in err
+    assert "Session summary (interrupted)" in out
+    from imuwalk.sinks.hdf5 import Recording
+
+    with Recording(runs.int_h5) as rec:
+        assert rec.complete  # finalized despite Ctrl-C
+        assert 200 <= len(rec) < 6000
+
+
+@pytest.mark.skipif(not HAVE_TMUX, reason="tmux not installed (CI installs it via .ci/run)")
+def test_dashboard_in_real_terminal(runs):
+    assert runs.tty_done.exists(), "demo in tmux did not finish:\n" + (runs.screens[-1] if runs.screens else "")
+    assert runs.tty_done.read_text().strip() == "0"
+    live = [s for s in runs.screens[:-1] if "Now walking" in s]
+    assert live, "no live dashboard frame seen:\n" + "\n----\n".join(runs.screens)
+    mid = live[len(live) // 2]
+    for text in ("Forward", "Backward", "cadence", "Backward goal", "rate", "frames lost", "CRC errors",
+                 "reconnects", "Recording", "tty.h5"):
+        assert text in mid, f"{text!r} not on screen:\n{mid}"
+    assert any("BACKWARD" in s for s in live) and any("FORWARD" in s for s in live)
+    final = runs.screens[-1]
+    assert "finalized" in final and "Session summary" in final

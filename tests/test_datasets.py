@@ -1,0 +1,302 @@
+"""Public-dataset loaders and manifest: real files under IMUWALK_DATA (skipped when absent)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_data
+
+from imuwalk import datasets as D
+from imuwalk.datasets import _loaders as L
+
+VALID_PLACEMENTS = {"foot", "shank", "ankle"}
+VALID_SIDES = {"left", "right", "unknown"}
+VALID_LABELS = {"forward", "backward", "sideways", "still", "transition"}
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    cache: dict[str, list] = {}
+
+    def get(name):
+        if name not in cache:
+            require_data(D.manifest(name)["local_dir"])
+            cache[name] = D.load(name)
+        return cache[name]
+
+    return get
+
+
+# ------------------------------------------------------------------ manifest (no data needed)
+def test_manifest_entries_complete():
+    names = D.list_datasets()
+    assert set(names) == set(L.LOADERS)
+    for n in names:
+        e = D.manifest(n)
+        for key in ("description", "placement", "rate_hz", "licence", "source", "files", "local_dir"):
+            assert key in e, (n, key)
+        assert e["source"]["repo"].startswith("https://github.com/")
+        assert len(e["source"]["commit"]) == 40
+        for f in e["files"]:
+            assert len(f["sha256"]) == 64 and f["size"] > 0
+            if f["url"] is not None:
+                assert f["url"].startswith("https://raw.githubusercontent.com/")
+                assert e["source"]["commit"] in f["url"]
+
+
+def test_unknown_name_and_missing_data(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset"):
+        D.load("nope")
+    with pytest.raises(ValueError, match="name"):
+        D.load(3)  # type: ignore[arg-type]
+    with pytest.raises(FileNotFoundError, match="IMUWALK_DATA"):
+        D.load("ipol", root=tmp_path)
+
+
+def test_missing_data_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMUWALK_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("IMUWALK_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match="IMUWALK_DATA"):
+        D.load("gaitmap")
+
+
+def test_manifest_hashes_match_local_copies():
+    for n in D.list_datasets():
+        e = D.manifest(n)
+        folder = require_data(e["local_dir"])
+        for f in e["files"]:
+            p = folder / f["path"]
+            assert p.stat().st_size == f["size"], p
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == f["sha256"], p
+
+
+def test_fetch_prefers_local_copy():
+    folder = require_data("gaitmap_example_foot")
+    assert D.fetch("gaitmap") == folder
+
+
+# ------------------------------------------------------------------ common form
+@pytest.mark.parametrize("name", sorted(L.LOADERS))
+def test_common_form(loaded, name):
+    recs = loaded(name)
+    assert recs
+    names = [r.name for r in recs]
+    assert len(set(names)) == len(names)
+    for r in recs:
+        assert r.dataset == name and r.name.startswith(name + "/")
+        n = len(r.t)
+        assert n > 100 and r.t.dtype == np.float64
+        assert r.acc.shape == (n, 3) and r.gyr.shape == (n, 3)
+        assert np.all(np.diff(r.t) > 0)
+        assert np.isfinite(r.acc).all() and np.isfinite(r.gyr).all()
+        assert r.placement in VALID_PLACEMENTS and r.side in VALID_SIDES
+        # units: |acc| median ≈ 1 g (m/s², gravity included); gyro in rad/s (not deg/s)
+        assert 8.0 < np.median(np.linalg.norm(r.acc, axis=1)) < 12.0, r.name
+        p99 = np.percentile(np.abs(r.gyr), 99)
+        assert 1.0 < p99 < 40.0, (r.name, p99)
+        for a, b, lab in r.segments:
+            assert a < b and lab in VALID_LABELS
+        if r.ic is not None:
+            assert r.region is not None and r.region[0] < r.region[1]
+            assert np.all(np.diff(r.ic) > 0)
+            assert np.all((r.ic >= r.region[0]) & (r.ic <= r.region[1]))
+            assert r.t[0] - 1.0 <= r.region[0] and r.region[1] <= r.t[-1] + 1.0
+
+
+@pytest.mark.parametrize("name", ["ipol", "gaitmap", "gaitmap_not_rotated", "marpino"])
+def test_fc_precedes_ic_within_stride(loaded, name):
+    """Each IC is preceded by a toe-off of the same foot 0.2–0.9 s earlier (the swing)."""
+    for r in loaded(name):
+        assert r.fc is not None
+        swings = []
+        for ic in r.ic:
+            prev = r.fc[r.fc < ic]
+            if len(prev):
+                swings.append(ic - prev[-1])
+        swings = np.asarray(swings)
+        assert len(swings) >= len(r.ic) - 2, r.name
+        assert np.median(swings) == pytest.approx(0.42, abs=0.15), r.name
+        assert np.all(swings < 2.5), r.name
+
+
+# ------------------------------------------------------------------ per dataset facts (from SOURCE.md)
+def test_ipol(loaded):
+    recs = loaded("ipol")
+    assert len(recs) == 24
+    assert sum(len(r.ic) for r in recs if r.side == "left") == 210
+    assert sum(len(r.ic) for r in recs if r.side == "right") == 209
+    r = {x.name: x for x in recs}
+    # 11-1 repeats counter 308 once: dropped; 7-1 left has packet gaps kept as real gaps
+    dup = r["ipol/11-1/left"].meta["dropped_duplicates"] + r["ipol/11-1/right"].meta["dropped_duplicates"]
+    assert dup >= 1
+    t7 = r["ipol/7-1/left"].t
+    assert t7[-1] == pytest.approx(38.82, abs=0.02) and len(t7) < 3500
+    assert np.diff(t7).max() > 0.05
+    # 1-1 GT from the JSON: first left footstep [527, 574] -> fc 5.27 s, ic 5.74 s
+    a = r["ipol/1-1/left"]
+    assert a.fc[0] == pytest.approx(5.27) and a.ic[0] == pytest.approx(5.74)
+    assert a.region == pytest.approx((5.27 - 0.5, 24.17 + 0.5))
+    # heel strike = impact: |acc| peak within 60 ms of most annotated ICs
+    near = []
+    for ic in a.ic:
+        m = (a.t > ic - 0.1) & (a.t < ic + 0.1)
+        k = np.argmax(np.linalg.norm(a.acc[m], axis=1))
+        near.append(abs(a.t[m][k] - ic) < 0.06)
+    assert np.mean(near) > 0.7
+
+
+def test_ipol_exclusions_only_where_motion_unannotated(loaded):
+    for r in loaded("ipol"):
+        for a, b in r.meta["exclude"]:
+            assert r.region[0] < a < b < r.region[1]
+            m = (r.t > a) & (r.t < b)
+            assert np.abs(r.gyr[m, 1]).max() > L.IPOL_GAP_GYR
+
+
+def test_gaitmap_variants_consistent(loaded):
+    rot = {r.side: r for r in loaded("gaitmap")}
+    raw = {r.side: r for r in loaded("gaitmap_not_rotated")}
+    for side in ("left", "right"):
+        a, b = rot[side], raw[side]
+        np.testing.assert_array_equal(a.t, b.t)
+        np.testing.assert_array_equal(a.ic, b.ic)
+        # same signals in another frame: norms equal
+        np.testing.assert_allclose(np.linalg.norm(a.acc, axis=1), np.linalg.norm(b.acc, axis=1), rtol=1e-9)
+        np.testing.assert_allclose(np.linalg.norm(a.gyr, axis=1), np.linalg.norm(b.gyr, axis=1), rtol=1e-9)
+    assert len(rot["left"].fc) + len(rot["right"].fc) == 57
+    assert 1 / np.median(np.diff(rot["left"].t)) == pytest.approx(204.8)
+    ics = {r.side: r for r in loaded("gaitmap_ic_stride")}
+    assert ics["left"].fc is None and len(ics["left"].ic) >= 5
+    assert 1 / np.median(np.diff(ics["left"].t)) == pytest.approx(102.4)
+
+
+def test_marpino(loaded):
+    recs = loaded("marpino")
+    assert len(recs) == 8
+    by = {r.name: r for r in recs}
+    for walk in ("20180621_6", "20180713_1"):
+        for side in ("left", "right"):
+            foot, shank = by[f"marpino/{walk}/{side}_foot"], by[f"marpino/{walk}/{side}_shank"]
+            np.testing.assert_array_equal(foot.ic, shank.ic)  # shank uses the same side's foot pressure
+            assert 3 <= len(foot.ic) <= 6
+            assert abs(foot.t[0] - shank.t[0]) < 0.02
+            assert foot.placement == "foot" and shank.placement == "shank"
+            steps = np.diff(foot.ic)
+            assert np.all((steps > 0.8) & (steps < 1.8)), (walk, side, steps)
+    # left and right contacts alternate
+    ic_r, ic_l = by["marpino/20180621_6/right_foot"].ic, by["marpino/20180621_6/left_foot"].ic
+    both = np.sort(np.r_[ic_r, ic_l])
+    assert np.all(np.diff(both) > 0.3)
+
+
+def test_marpino_cache_is_used_and_fast(loaded):
+    loaded("marpino")  # first parse (or cache hit)
+    t0 = time.perf_counter()
+    D.load("marpino")
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_marpino_contact_rule_ignores_chatter():
+    t = np.arange(0, 6, 0.01)
+    toe = np.full_like(t, 800.0)
+    heel = np.full_like(t, 900.0)
+    # one swing 2.0–2.45 s: toe off at 2.0, heel down at 2.45; switch chatter at 4.0 (30 ms blip)
+    toe[(t >= 2.0) & (t < 2.5)] = 0.0
+    heel[(t >= 1.7) & (t < 2.45)] = 0.0
+    toe[(t >= 4.0) & (t < 4.03)] = 0.0
+    heel[(t >= 4.0) & (t < 4.03)] = 0.0
+    ic, fc = L.marpino_contacts(t, toe, heel)
+    assert len(ic) == 1 and ic[0] == pytest.approx(2.45, abs=0.011)
+    assert len(fc) == 1 and fc[0] == pytest.approx(2.0, abs=0.011)
+
+
+def test_ankle_log(loaded):
+    (r,) = loaded("ankle_log")
+    assert r.ic is None and r.placement == "ankle"
+    fsr = r.meta["fsr_contacts"]
+    assert r.n_contacts_ref == len(fsr) == 21
+    assert 20.0 < fsr[0] and fsr[-1] < 60.0  # SOURCE: stepping at t ≈ 26–58 s
+    assert 20 < r.rate_hz < 35
+
+
+def test_ankle_log_time_reconstruction():
+    sec = np.repeat([100, 101, 102, 103], [3, 4, 5, 2])
+    t = L.ankle_log_times(sec)
+    assert np.all(np.diff(t) > 0)
+    np.testing.assert_allclose(t[3:7], 1 + np.arange(4) / 4)
+    np.testing.assert_allclose(t[7:12], 2 + np.arange(5) / 5)
+    assert t[2] == pytest.approx(1 - 1 / 4.5)  # partial first second ends at its end, median rate 4.5
+    with pytest.raises(ValueError, match="unix_s"):
+        L.ankle_log_times(np.array([3, 2]))
+
+
+def test_fsr_pulse_rule():
+    t = np.arange(0, 3, 0.01)
+    x = np.zeros_like(t)
+    x[(t > 0.5) & (t < 0.7)] = 800
+    x[(t > 0.72) & (t < 0.76)] = 800  # bounce < min separation, still within contact
+    x[(t > 1.5) & (t < 1.7)] = 250  # below ON: not a contact
+    x[(t > 2.0) & (t < 2.3)] = 900
+    c = L.fsr_contacts(t, x)
+    np.testing.assert_allclose(c, [0.51, 2.01], atol=1e-9)
+
+
+def test_uci_backward(loaded):
+    recs = loaded("uci_backward")
+    assert len(recs) == 4
+    subj = {r.meta["exp"] + "@" + r.meta["date"]: r.meta["subject"] for r in recs}
+    assert subj["exp200@2023_08_23"] == "II" and subj["exp100@2023_08_30"] == "III"
+    for r in recs:
+        assert r.placement == "foot" and r.side == "left" and r.ic is None
+        assert r.rate_hz == pytest.approx(800.0, rel=1e-6)
+        labels = [s[2] for s in r.segments]
+        assert labels.index("forward") < labels.index("backward") < labels.index("sideways")
+        # at rest: |acc| ≈ g and Z carries it with the recorded (VN-200, Z-down) sign
+        still = r.segments[0]
+        m = (r.t > still[0] + 1) & (r.t < still[1] - 1)
+        assert np.median(r.acc[m, 2]) == pytest.approx(-9.8, abs=0.5)
+        # SOURCE: forward swing peaks on gyr_y negative, backward positive
+        for a, b, lab in r.segments:
+            if lab in ("forward", "backward"):
+                g = r.gyr[(r.t > a) & (r.t < b), 1]
+                sk = np.mean((g - g.mean()) ** 3) / g.std() ** 3
+                assert (sk < 0) if lab == "forward" else (sk > 0), (r.name, lab, sk)
+
+
+def test_uci_segments_from_manifest_match_csv():
+    folder = require_data("uci_foot_imu_backward_walking")
+    segs = D.manifest("uci_backward")["segments"]
+    for key, rows in segs.items():
+        csv_rows = L._segments_csv(folder / f"{key}_segments.csv")
+        assert [tuple(r) for r in rows] == csv_rows
+
+
+def test_xio_loaders(loaded):
+    (ng,) = loaded("xio_ngimu")
+    assert ng.meta["dropped_duplicates"] == 205
+    assert 380 < ng.rate_hz < 420
+    xs = loaded("ximu_csv")
+    assert [len(r.t) for r in xs] == [9963, 15153]
+    assert all(r.rate_hz == pytest.approx(256.0) for r in xs)
+
+
+def test_loaders_fast(loaded):
+    for name in ("ipol", "gaitmap", "uci_backward", "xio_ngimu", "ximu_csv", "ankle_log"):
+        loaded(name)
+        t0 = time.perf_counter()
+        D.load(name)
+        assert time.perf_counter() - t0 < 2.0, name
+
+
+def test_load_with_explicit_root_and_manifest_json_is_valid():
+    require_data("ankle_mpu6050_fsr_steplog")
+    from imuwalk._paths import data_root
+
+    recs = D.load("ankle_log", root=data_root())
+    assert recs[0].n_contacts_ref == 21
+    json.loads(Path(D.__file__).with_name("manifest.json").read_text())
