@@ -28,12 +28,13 @@ class DetectorParams:
     gap_s: float = 0.3  # a pause in the samples longer than this resets the stride in progress
     axis_tau_s: float = 4.0  # time constant of the sagittal-axis tracker
     axis_gate_rads: float = 0.5  # the axis tracker learns only while |gyr| exceeds this
+    axis_lowpass_hz: float = 3.0  # low-pass of the gyro fed to the axis tracker (0: off)
     hyst_rads: float = 0.2  # hysteresis of the lobe segmentation
     min_swing_angle_rad: float = 0.35  # a swing lobe sweeps at least this angle
     min_swing_peak_rads: float = 1.0  # ... and peaks at least this high
     pair_max_gap_s: float = 1.0  # the lobe a swing is compared with ends at most this earlier
     metric: str = "peak"  # "peak" (shank) or "width" (foot): what makes the swing lobe stand out
-    ic_search_s: float = 0.15  # the landing dip is searched this long after the swing lobe
+    ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
     fc_weight: float = 0.3  # FC between the pre-swing extremum (0) and the swing start (1)
@@ -50,7 +51,10 @@ class DetectorParams:
     def for_placement(cls, placement: str, **overrides) -> DetectorParams:
         """Defaults for ``"shank"``/``"ankle"`` or ``"foot"``, with keyword overrides."""
         kind = _placement(placement)
-        base = {"metric": "width", "ic_offset_s": 0.0} if kind == "foot" else {"metric": "peak", "ic_offset_s": 0.02}
+        if kind == "foot":
+            base = {"metric": "width", "ic_mode": "gyro_impact", "ic_weight": 0.5, "ic_offset_s": -0.005}
+        else:
+            base = {"metric": "peak", "ic_offset_s": 0.02}
         base.update(overrides)
         names = {f.name for f in fields(cls)}
         unknown = set(base) - names
@@ -61,8 +65,8 @@ class DetectorParams:
         return p
 
     def validate(self) -> None:
-        if self.ic_mode not in ("dip", "impact"):
-            raise ValueError(f"ic_mode: expected 'dip' or 'impact', got {self.ic_mode!r}")
+        if self.ic_mode not in ("dip", "impact", "gyro_impact"):
+            raise ValueError(f"ic_mode: expected 'dip', 'impact' or 'gyro_impact', got {self.ic_mode!r}")
         if self.metric not in ("peak", "width"):
             raise ValueError(f"metric: expected 'peak' or 'width', got {self.metric!r}")
         for f in fields(self):
@@ -79,6 +83,7 @@ class DetectorParams:
         P[K.P_GAP_S] = self.gap_s
         P[K.P_AXIS_TAU_S] = self.axis_tau_s
         P[K.P_AXIS_GATE] = self.axis_gate_rads
+        P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads
@@ -95,7 +100,7 @@ class DetectorParams:
         P[K.P_MAX_SWING_S] = self.max_swing_s
         P[K.P_MIN_SWING_S] = self.min_swing_s
         P[K.P_SAT_RATE] = self.saturation_rads
-        P[K.P_IC_MODE] = 1.0 if self.ic_mode == "impact" else 0.0
+        P[K.P_IC_MODE] = {"dip": 0.0, "impact": 1.0, "gyro_impact": 2.0}[self.ic_mode]
         return P
 
     def to_dict(self) -> dict:

@@ -51,8 +51,9 @@ P_MAX_SWING_S = 15
 P_MIN_SWING_S = 16
 P_SAT_RATE = 17
 P_FC_OFFSET_S = 18
-P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact
-N_PARAMS = 20
+P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact peak, 2: angular-rate impact peak
+P_AXIS_LP_HZ = 20  # low-pass of the gyro fed to the axis tracker (0: off)
+N_PARAMS = 21
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -112,7 +113,8 @@ S_TAIL_AMAX = 60  # max |acc| since the current lobe was last positive
 S_TAIL_TAMAX = 61
 S_P_AMAX = 62
 S_P_TAMAX = 63
-N_STATE = 64
+S_GF = 64  # 3: low-passed gyro for the axis tracker
+N_STATE = 68
 
 # ---- output row layout ----------------------------------------------------------------------------
 O_T_IC = 0
@@ -183,7 +185,7 @@ def _emit(S, P, t_now, out, n_out):
     t1 = S[S_P_T1]
     t_dip = S[S_P_TDIP] if S[S_P_DIP] > P[P_HYST] else t1
     if P[P_IC_MODE] > 0.5 and S[S_P_AMAX] > 0.0:
-        t_ic = S[S_P_TAMAX] + P[P_IC_OFFSET_S]
+        t_ic = t1 + P[P_IC_WEIGHT] * (S[S_P_TAMAX] - t1) + P[P_IC_OFFSET_S]
     else:
         t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
     t_fc = S[S_P_FC]
@@ -312,12 +314,16 @@ def step_chunk(t, acc, gyr, P, S, out):
     gate2 = P[P_AXIS_GATE] * P[P_AXIS_GATE]
     hyst = P[P_HYST]
     sat = P[P_SAT_RATE]
+    ic_mode = int(P[P_IC_MODE])
     for i in range(n):
         ti = t[i]
         gx = gyr[i, 0]
         gy = gyr[i, 1]
         gz = gyr[i, 2]
-        an = np.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
+        if ic_mode == 2:
+            an = np.sqrt(gx * gx + gy * gy + gz * gz)
+        else:
+            an = np.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
         if not np.isfinite(an):
             an = 0.0
         if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz) and np.isfinite(ti)):
@@ -337,20 +343,33 @@ def step_chunk(t, acc, gyr, P, S, out):
         S[S_T_LAST] = ti
         if sat > 0.0 and (abs(gx) >= sat or abs(gy) >= sat or abs(gz) >= sat):
             S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_SATURATED)
-        # --- axis: gated exponentially weighted second moment + one power-iteration step
-        g2 = gx * gx + gy * gy + gz * gz
+        # --- axis: gated exponentially weighted second moment of the low-passed gyro + one
+        # power-iteration step (the low-pass keeps impact transients out of the axis)
+        if P[P_AXIS_LP_HZ] > 0.0:
+            b = 1.0 - np.exp(-2.0 * np.pi * P[P_AXIS_LP_HZ] * dt) if dt > 0.0 else 1.0
+            S[S_GF] += b * (gx - S[S_GF])
+            S[S_GF + 1] += b * (gy - S[S_GF + 1])
+            S[S_GF + 2] += b * (gz - S[S_GF + 2])
+            fx = S[S_GF]
+            fy = S[S_GF + 1]
+            fz = S[S_GF + 2]
+        else:
+            fx = gx
+            fy = gy
+            fz = gz
+        g2 = fx * fx + fy * fy + fz * fz
         if g2 > gate2:
             S[S_N_GATED] += 1.0
             a = 1.0 - np.exp(-dt / tau) if dt > 0.0 else 0.0
             a0 = 1.0 / S[S_N_GATED]
             if a0 > a:
                 a = a0
-            S[S_M + 0] += a * (gx * gx - S[S_M + 0])
-            S[S_M + 1] += a * (gy * gy - S[S_M + 1])
-            S[S_M + 2] += a * (gz * gz - S[S_M + 2])
-            S[S_M + 3] += a * (gx * gy - S[S_M + 3])
-            S[S_M + 4] += a * (gx * gz - S[S_M + 4])
-            S[S_M + 5] += a * (gy * gz - S[S_M + 5])
+            S[S_M + 0] += a * (fx * fx - S[S_M + 0])
+            S[S_M + 1] += a * (fy * fy - S[S_M + 1])
+            S[S_M + 2] += a * (fz * fz - S[S_M + 2])
+            S[S_M + 3] += a * (fx * fy - S[S_M + 3])
+            S[S_M + 4] += a * (fx * fz - S[S_M + 4])
+            S[S_M + 5] += a * (fy * fz - S[S_M + 5])
             e0 = S[S_E]
             e1 = S[S_E + 1]
             e2 = S[S_E + 2]

@@ -69,7 +69,7 @@ class PendingStride:
     cue: float
     quality: float
     flags: int
-    acc_max: float  # max |acc| since the swing lobe was last positive (impact), m/s²
+    acc_max: float  # max |acc| (|gyr| in gyro_impact mode) since the swing lobe was last positive
     t_acc_max: float
 
 
@@ -158,10 +158,13 @@ class ReferenceStrideDetector:
         p = self.params
         self.t_input_last = t
         gx, gy, gz = float(gyr3[0]), float(gyr3[1]), float(gyr3[2])
-        ax, ay, az = float(acc3[0]), float(acc3[1]), float(acc3[2])
-        acc_norm = math.sqrt(ax * ax + ay * ay + az * az)
+        if p.ic_mode == "gyro_impact":  # the impact is looked for in |gyr|
+            acc_norm = math.sqrt(gx * gx + gy * gy + gz * gz)
+        else:
+            ax, ay, az = float(acc3[0]), float(acc3[1]), float(acc3[2])
+            acc_norm = math.sqrt(ax * ax + ay * ay + az * az)
         if not math.isfinite(acc_norm):
-            acc_norm = 0.0  # a bad accelerometer sample only hides an impact
+            acc_norm = 0.0  # a bad sample only hides an impact
         if not (math.isfinite(gx) and math.isfinite(gy) and math.isfinite(gz) and math.isfinite(t)):
             self.n_nan_skipped_ += 1
             self.flags |= FLAG_NAN_SKIPPED
@@ -271,10 +274,11 @@ class ReferenceStrideDetector:
         """Finalize the pending stride into one STRIDE_DTYPE row."""
         p = self.params
         ps = self.pending
-        if p.ic_mode == "impact" and ps.acc_max > 0.0:
-            t_ic = ps.t_acc_max + p.ic_offset_s
+        if p.ic_mode != "dip" and ps.acc_max > 0.0:  # impact modes: between swing end and impact peak
+            t_ic = ps.t1 + p.ic_weight * (ps.t_acc_max - ps.t1) + p.ic_offset_s
         else:
-            t_ic = ps.t1 + p.ic_weight * (ps.t_dip - ps.t1) + p.ic_offset_s
+            t_dip = ps.t_dip if ps.dip > p.hyst_rads else ps.t1  # no dip seen: land at the swing end
+            t_ic = ps.t1 + p.ic_weight * (t_dip - ps.t1) + p.ic_offset_s
         flags = ps.flags
         row = np.zeros(1, dtype=STRIDE_DTYPE)[0]
         row["t_ic"] = t_ic
@@ -326,6 +330,11 @@ class ReferenceStrideDetector:
         elif acc_norm > self.tail_acc_max:
             self.tail_acc_max = acc_norm
             self.t_tail_acc_max = t
+        if v < hyst and t - lobe.t1 >= self.params.ic_search_s:
+            # the lobe faded out without an opposite lobe (end of a bout): end it quietly
+            self._end_lobe(lobe, w, t)
+            self.lobe = None
+            return
         if v > lobe.peak:
             lobe.peak = v
             lobe.t_peak = t
@@ -349,6 +358,9 @@ class ReferenceStrideDetector:
             elif self.last_swing_sign != 0.0:
                 is_swing = sg == self.last_swing_sign
                 ratio = 1.5
+            elif (not use_width and lobe.peak >= 2.0 * p.min_swing_peak_rads
+                  and lobe.area >= 1.5 * p.min_swing_angle_rad):
+                is_swing = True  # shank, first stride of a bout: a clearly big lobe is the swing
             if dur < p.min_swing_s or dur > p.max_swing_s:
                 is_swing = False
             if is_swing and self.last_ic is not None and lobe.t1 - self.last_ic < p.min_stride_s:
