@@ -32,8 +32,9 @@ class DetectorParams:
     hyst_rads: float = 0.2  # hysteresis of the lobe segmentation
     min_swing_angle_rad: float = 0.35  # a swing lobe sweeps at least this angle
     min_swing_peak_rads: float = 1.0  # ... and peaks at least this high
-    pair_max_gap_s: float = 1.0  # the lobe a swing is compared with ends at most this earlier
+    pair_max_gap_s: float = 3.0  # the lobe a swing is compared with ends at most this earlier
     metric: str = "peak"  # "peak" (shank) or "width" (foot): what makes the swing lobe stand out
+    first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -84,6 +85,7 @@ class DetectorParams:
         P[K.P_AXIS_TAU_S] = self.axis_tau_s
         P[K.P_AXIS_GATE] = self.axis_gate_rads
         P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
+        P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads

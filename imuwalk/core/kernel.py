@@ -53,7 +53,8 @@ P_SAT_RATE = 17
 P_FC_OFFSET_S = 18
 P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact peak, 2: angular-rate impact peak
 P_AXIS_LP_HZ = 20  # low-pass of the gyro fed to the axis tracker (0: off)
-N_PARAMS = 21
+P_FIRST_MIN_WIDTH_S = 21  # foot: minimum lobe width (area/peak) of a bout's first swing
+N_PARAMS = 22
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -114,6 +115,7 @@ S_TAIL_TAMAX = 61
 S_P_AMAX = 62
 S_P_TAMAX = 63
 S_GF = 64  # 3: low-passed gyro for the axis tracker
+S_P_TENT = 67  # pending stride was accepted without a lobe to compare with (tentative)
 N_STATE = 68
 
 # ---- output row layout ----------------------------------------------------------------------------
@@ -235,21 +237,30 @@ def _end_lobe(S, P, w_now, t_now):
         width = area / pk
         metric = width if P[P_METRIC] > 0.5 else pk
         is_swing = False
+        tentative = False
         ratio = 1.0
         if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
             prev_metric = S[S_B_WIDTH] if P[P_METRIC] > 0.5 else S[S_B_PK]
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
-        elif S[S_LAST_SWING_SG] != 0.0:
-            is_swing = sg == S[S_LAST_SWING_SG]
+        elif P[P_METRIC] > 0.5:
+            # foot, first stride of a bout (nothing to compare with): the swing lobe is broad,
+            # push-off and heel-strike rotations are sharp
+            is_swing = width >= P[P_FIRST_MIN_WIDTH_S]
+            tentative = True
             ratio = 1.5
-        elif P[P_METRIC] < 0.5 and pk >= 2.0 * P[P_MIN_PEAK] and area >= 1.5 * P[P_MIN_AREA]:
-            # shank, first stride of a bout: no lobe to compare with, a clearly big lobe is the swing
-            is_swing = True
+        else:
+            # shank, first stride of a bout: a clearly big lobe is the swing
+            is_swing = pk >= 2.0 * P[P_MIN_PEAK] and area >= 1.5 * P[P_MIN_AREA]
+            tentative = True
+            ratio = 1.5
         if dur < P[P_MIN_SWING_S] or dur > P[P_MAX_SWING_S]:
             is_swing = False
         if is_swing and S[S_LAST_IC_VALID] > 0.0 and t1 - S[S_LAST_IC] < P[P_MIN_STRIDE_S]:
             is_swing = False
+        if is_swing and S[S_P_ACTIVE] > 0.0 and S[S_P_TENT] > 0.0 and S[S_P_SG] == -sg:
+            # the tentative swing was the lobe before the real swing (lift-off): replace it
+            S[S_P_ACTIVE] = 0.0
         if is_swing and S[S_P_ACTIVE] == 0.0:
             # FC: between the opposite-sign extremum before the swing and the swing start
             t_ref = t0 - P[P_FC_SEARCH_S]
@@ -267,6 +278,7 @@ def _end_lobe(S, P, w_now, t_now):
             S[S_P_DIP] = -sg * w_now
             S[S_P_TDIP] = t_now
             S[S_P_FC] = t_fc + P[P_FC_OFFSET_S]
+            S[S_P_TENT] = 1.0 if tentative else 0.0
             S[S_P_AMAX] = S[S_TAIL_AMAX]
             S[S_P_TAMAX] = S[S_TAIL_TAMAX]
             for k in range(3):
@@ -397,15 +409,22 @@ def step_chunk(t, acc, gyr, P, S, out):
         # --- pending stride: track the dip after the swing, emit when it is over
         if S[S_P_ACTIVE] > 0.0:
             v = -S[S_P_SG] * w
-            if v > S[S_P_DIP]:
-                S[S_P_DIP] = v
-                S[S_P_TDIP] = ti
-            if an > S[S_P_AMAX]:
-                S[S_P_AMAX] = an
-                S[S_P_TAMAX] = ti
-            done = ti - S[S_P_T1] >= P[P_IC_SEARCH_S]
+            in_window = ti - S[S_P_T1] < P[P_IC_SEARCH_S]
+            if in_window or S[S_P_TENT] == 0.0:
+                if v > S[S_P_DIP]:
+                    S[S_P_DIP] = v
+                    S[S_P_TDIP] = ti
+                if an > S[S_P_AMAX]:
+                    S[S_P_AMAX] = an
+                    S[S_P_TAMAX] = ti
+            done = not in_window
             if not done and P[P_IC_MODE] < 0.5 and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
                 done = True
+            if done and S[S_P_TENT] > 0.0 and S[S_L_SG] == -S[S_P_SG] \
+                    and ti - S[S_P_T1] < P[P_MAX_SWING_S]:
+                # tentative: the opposite lobe after it is still going on; wait for it to end (if
+                # it turns out to be a broader swing, it replaces the tentative one)
+                done = False
             if done:
                 _emit(S, P, ti, out, n_out)
                 n_out += 1

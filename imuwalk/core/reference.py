@@ -112,6 +112,7 @@ class ReferenceStrideDetector:
         # sagittal axis tracker
         self.axis = [1.0 / math.sqrt(3.0)] * 3
         self.moment2 = [0.0] * 6  # xx, yy, zz, xy, xz, yz
+        self.gyr_lowpassed = [0.0, 0.0, 0.0]  # first-order low-pass of gyr for the axis tracker, rad/s
         self.n_gated = 0.0
         self.t_last: float | None = None  # last sample used (NaN samples are skipped)
         self.t_input_last: float | None = None  # last sample fed (the time of finish())
@@ -124,7 +125,7 @@ class ReferenceStrideDetector:
         # strides
         self.pending: PendingStride | None = None
         self.last_ic: float | None = None
-        self.last_swing_sign = 0.0
+        self.last_swing_sign = 0.0  # sign of the last emitted swing lobe (kept, as the kernel does)
         self.stride_index = 0
         self.flags = FLAG_AFTER_GAP  # accumulated since the last stride started
         self.moments = Moments()
@@ -222,8 +223,16 @@ class ReferenceStrideDetector:
         self.flags |= FLAG_AFTER_GAP
 
     def _update_axis(self, gx: float, gy: float, gz: float, dt: float) -> None:
-        """Gated exponentially weighted gyro second moment, one power-iteration step of its main axis."""
+        """Gated exponentially weighted second moment of the low-passed gyro, one power-iteration step
+        of its main axis (the low-pass keeps impact transients out of the axis)."""
         p = self.params
+        if p.axis_lowpass_hz > 0.0:
+            b = 1.0 - math.exp(-2.0 * math.pi * p.axis_lowpass_hz * dt) if dt > 0.0 else 1.0
+            f = self.gyr_lowpassed
+            f[0] += b * (gx - f[0])
+            f[1] += b * (gy - f[1])
+            f[2] += b * (gz - f[2])
+            gx, gy, gz = f
         gate = p.axis_gate_rads
         if gx * gx + gy * gy + gz * gz <= gate * gate:
             return
@@ -355,12 +364,15 @@ class ReferenceStrideDetector:
                 prev_metric = big.width if use_width else big.peak
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
-            elif self.last_swing_sign != 0.0:
-                is_swing = sg == self.last_swing_sign
+            elif use_width:
+                # foot, first stride of a bout (nothing to compare with): the swing lobe is broad
+                is_swing = width >= p.first_min_width_s
                 ratio = 1.5
-            elif (not use_width and lobe.peak >= 2.0 * p.min_swing_peak_rads
-                  and lobe.area >= 1.5 * p.min_swing_angle_rad):
-                is_swing = True  # shank, first stride of a bout: a clearly big lobe is the swing
+            else:
+                # shank, first stride of a bout: a clearly big lobe is the swing
+                is_swing = (lobe.peak >= 2.0 * p.min_swing_peak_rads
+                            and lobe.area >= 1.5 * p.min_swing_angle_rad)
+                ratio = 1.5
             if dur < p.min_swing_s or dur > p.max_swing_s:
                 is_swing = False
             if is_swing and self.last_ic is not None and lobe.t1 - self.last_ic < p.min_stride_s:
