@@ -17,6 +17,9 @@ from imuwalk.core.rows import STRIDE_DTYPE, empty_rows
 
 PLACEMENTS = {"shank": "shank", "ankle": "shank", "foot": "foot"}
 
+_EMPTY = empty_rows(0)
+_EMPTY.flags.writeable = False
+
 
 @dataclass(frozen=True)
 class DetectorParams:
@@ -115,33 +118,52 @@ def _placement(placement: str) -> str:
     return PLACEMENTS[placement.lower()]
 
 
-def _check_inputs(t, acc, gyr):
-    """Validate and convert inputs; returns contiguous float64 arrays. Raises ValueError."""
-    t = np.asarray(t)
-    acc = np.asarray(acc)
-    gyr = np.asarray(gyr)
-    for name, a in (("t", t), ("acc", acc), ("gyr", gyr)):
-        if a.dtype.kind not in "fiu":
-            raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
-    if t.ndim != 1:
-        raise ValueError(f"t: expected shape (N,), got {t.shape}")
+def _is_ready(a: object, ndim: int) -> bool:
+    return (type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == ndim  # type: ignore[union-attr]
+            and a.flags.c_contiguous)  # type: ignore[union-attr]
+
+
+def _check_shapes(t, acc, gyr):
+    """Validate shapes/dtypes and convert to contiguous float64 arrays. Raises ValueError."""
+    if not (_is_ready(t, 1) and _is_ready(acc, 2) and _is_ready(gyr, 2)):
+        t = np.asarray(t)
+        acc = np.asarray(acc)
+        gyr = np.asarray(gyr)
+        for name, a in (("t", t), ("acc", acc), ("gyr", gyr)):
+            if a.dtype.kind not in "fiu":
+                raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+        if t.ndim != 1:
+            raise ValueError(f"t: expected shape (N,), got {t.shape}")
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        acc = np.ascontiguousarray(acc, dtype=np.float64)
+        gyr = np.ascontiguousarray(gyr, dtype=np.float64)
     n = t.shape[0]
     for name, a in (("acc", acc), ("gyr", gyr)):
         if a.ndim != 2 or a.shape[1] != 3:
             raise ValueError(f"{name}: expected shape (N, 3), got {a.shape}")
         if a.shape[0] != n:
             raise ValueError(f"{name}: has {a.shape[0]} rows but t has {n} samples")
-    t = np.ascontiguousarray(t, dtype=np.float64)
-    if n and not np.all(np.isfinite(t)):
-        raise ValueError("t: contains NaN or inf timestamps")
-    if n > 1:
-        d = np.diff(t)
-        if not np.all(d > 0):
-            k = int(np.argmax(~(d > 0)))
-            kind = "duplicate" if d[k] == 0 else "decreasing"
-            raise ValueError(f"t: timestamps must be strictly increasing; {kind} at index {k + 1} "
-                             f"({t[k]!r} -> {t[k + 1]!r})")
-    return (t, np.ascontiguousarray(acc, dtype=np.float64), np.ascontiguousarray(gyr, dtype=np.float64))
+    return t, acc, gyr
+
+
+def _check_time(t: np.ndarray, t_last: float) -> None:
+    """Raise ValueError unless t is finite and strictly increasing (and after ``t_last``)."""
+    k = int(K.check_time(t, t_last))
+    if k < 0:
+        return
+    if not np.isfinite(t[k]):
+        raise ValueError(f"t: contains a NaN or inf timestamp at index {k}")
+    if k == 0:
+        raise ValueError(f"t: timestamps must keep increasing across calls; got {t[0]!r} after {t_last!r}")
+    kind = "duplicate" if t[k] == t[k - 1] else "decreasing"
+    raise ValueError(f"t: timestamps must be strictly increasing; {kind} at index {k} ({t[k - 1]!r} -> {t[k]!r})")
+
+
+def _check_inputs(t, acc, gyr):
+    """Validate and convert inputs; returns contiguous float64 arrays. Raises ValueError."""
+    t, acc, gyr = _check_shapes(t, acc, gyr)
+    _check_time(t, -np.inf)
+    return t, acc, gyr
 
 
 def _rows_from_buffer(buf: np.ndarray, n: int) -> np.ndarray:
@@ -194,7 +216,7 @@ class StepDetector:
         self.params_ = DetectorParams.for_placement(self.placement, **self.params)
         self._P = self.params_.to_vector()
         self._S = K.init_state()
-        self._buf = np.zeros((64, K.N_OUT))
+        self._buf = np.empty((64, K.N_OUT))
         self._R = None
         if self.axis_map is not None:
             from imuwalk.units import axis_map_matrix
@@ -216,18 +238,17 @@ class StepDetector:
         """Feed samples: t (N,) s, acc (N, 3) m/s², gyr (N, 3) rad/s. Returns rows finalized now."""
         if self.finished_:
             raise ValueError("update: the detector was finished; call reset() to start a new stream")
-        t, acc, gyr = _check_inputs(t, acc, gyr)
+        t, acc, gyr = _check_shapes(t, acc, gyr)
         n = t.shape[0]
         if n == 0:
-            return empty_rows(0)
-        if not t[0] > self._t_last:
-            raise ValueError(f"t: timestamps must keep increasing across calls; got {t[0]!r} after {self._t_last!r}")
+            return _EMPTY
+        _check_time(t, self._t_last)
         if self._R is not None:
             acc = acc @ self._R.T
             gyr = gyr @ self._R.T
-        need = n // 2 + 2
+        need = self._rows_bound(t)
         if self._buf.shape[0] < need:
-            self._buf = np.zeros((need, K.N_OUT))
+            self._buf = np.empty((need, K.N_OUT))
         n_out, n_nan = K.step_chunk(t, acc, gyr, self._P, self._S, self._buf)
         self._t_last = t[-1]
         self.n_samples_ += n
@@ -237,7 +258,7 @@ class StepDetector:
     def finish(self) -> np.ndarray:
         """End of stream: rows that can still be finalized (the stride whose landing was seen)."""
         if self.finished_:
-            return empty_rows(0)
+            return _EMPTY
         self.finished_ = True
         t_now = self._t_last if np.isfinite(self._t_last) else 0.0
         n_out = K.flush_pending(self._S, self._P, t_now, self._buf)
@@ -271,7 +292,17 @@ class StepDetector:
         return None if r is None else r.copy()
 
     # -- internals --------------------------------------------------------------------------------
+    def _rows_bound(self, t: np.ndarray) -> int:
+        """Most rows one call over ``t`` can emit: initial contacts are min_stride_s apart."""
+        n = t.shape[0]
+        ms = self.params_.min_stride_s
+        if ms <= 0.0:
+            return n // 2 + 3
+        return min(n // 2 + 3, int((t[-1] - t[0]) / ms) + 4)
+
     def _finalize_rows(self, n_out: int) -> np.ndarray:
+        if n_out == 0:
+            return _EMPTY
         rows = _rows_from_buffer(self._buf, int(n_out))
         if rows.shape[0]:
             self._dir.apply(rows)

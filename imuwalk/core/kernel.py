@@ -474,3 +474,16 @@ def flush_pending(S, P, t_now, out):
         return 1
     S[S_P_ACTIVE] = 0.0
     return 0
+
+
+@njit(cache=True, nogil=True)
+def check_time(t, t_last):
+    """Index of the first timestamp that is not finite or not after its predecessor (``t_last``
+    before ``t[0]``), or -1 when ``t`` is valid."""
+    prev = t_last
+    for i in range(t.shape[0]):
+        ti = t[i]
+        if not np.isfinite(ti) or not ti > prev:
+            return i
+        prev = ti
+    return -1

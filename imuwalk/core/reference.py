@@ -69,6 +69,7 @@ class PendingStride:
     cue: float
     quality: float
     flags: int
+    tentative: bool  # accepted without a lobe to compare with (first stride of a bout)
     acc_max: float  # max |acc| (|gyr| in gyro_impact mode) since the swing lobe was last positive
     t_acc_max: float
 
@@ -268,15 +269,22 @@ class ReferenceStrideDetector:
         p = self.params
         ps = self.pending
         v = -ps.sign * w
-        if v > ps.dip:
-            ps.dip = v
-            ps.t_dip = t
-        if acc_norm > ps.acc_max:
-            ps.acc_max = acc_norm
-            ps.t_acc_max = t
-        done = t - ps.t1 >= p.ic_search_s
+        in_window = t - ps.t1 < p.ic_search_s
+        if in_window or not ps.tentative:
+            if v > ps.dip:
+                ps.dip = v
+                ps.t_dip = t
+            if acc_norm > ps.acc_max:
+                ps.acc_max = acc_norm
+                ps.t_acc_max = t
+        done = not in_window
         if not done and p.ic_mode == "dip" and ps.dip > p.hyst_rads and v < 0.5 * ps.dip:
             done = True
+        lobe_sign = self.lobe.sign if self.lobe is not None else 0.0
+        if done and ps.tentative and lobe_sign == -ps.sign and t - ps.t1 < p.max_swing_s:
+            # tentative: the opposite lobe after it is still going on; wait for it to end (if it
+            # turns out to be a broader swing, it replaces the tentative one)
+            done = False
         return self._emit(t) if done else None
 
     def _emit(self, t_now: float) -> np.ndarray:
@@ -358,6 +366,7 @@ class ReferenceStrideDetector:
             use_width = p.metric == "width"
             metric = width if use_width else lobe.peak
             is_swing = False
+            tentative = False
             ratio = 1.0
             big = self.big
             if big is not None and big.sign != sg and lobe.t0 - big.t1 <= p.pair_max_gap_s:
@@ -367,22 +376,28 @@ class ReferenceStrideDetector:
             elif use_width:
                 # foot, first stride of a bout (nothing to compare with): the swing lobe is broad
                 is_swing = width >= p.first_min_width_s
+                tentative = True
                 ratio = 1.5
             else:
                 # shank, first stride of a bout: a clearly big lobe is the swing
                 is_swing = (lobe.peak >= 2.0 * p.min_swing_peak_rads
                             and lobe.area >= 1.5 * p.min_swing_angle_rad)
+                tentative = True
                 ratio = 1.5
             if dur < p.min_swing_s or dur > p.max_swing_s:
                 is_swing = False
             if is_swing and self.last_ic is not None and lobe.t1 - self.last_ic < p.min_stride_s:
                 is_swing = False
+            ps = self.pending
+            if is_swing and ps is not None and ps.tentative and ps.sign == -sg:
+                # the tentative swing was the lobe before the real swing (lift-off): replace it
+                self.pending = None
             if is_swing and self.pending is None:
-                self._start_pending(lobe, w_now, t_now, ratio)
+                self._start_pending(lobe, w_now, t_now, ratio, tentative)
             self.big = BigLobe(sign=sg, t0=lobe.t0, t1=lobe.t1, peak=lobe.peak, width=width)
         self.adjacent = lobe
 
-    def _start_pending(self, lobe: Lobe, w_now: float, t_now: float, ratio: float) -> None:
+    def _start_pending(self, lobe: Lobe, w_now: float, t_now: float, ratio: float, tentative: bool) -> None:
         p = self.params
         sg = lobe.sign
         t0 = lobe.t0
@@ -402,7 +417,7 @@ class ReferenceStrideDetector:
         self.pending = PendingStride(
             sign=sg, t0=t0, t1=lobe.t1, peak=lobe.peak, t_peak=lobe.t_peak, area=lobe.area,
             dip=-sg * w_now, t_dip=t_now, t_fc=t_fc + p.fc_offset_s, axis=(sg * e[0], sg * e[1], sg * e[2]),
-            cue=cue, quality=q_area * q_ratio, flags=self.flags,
+            cue=cue, quality=q_area * q_ratio, flags=self.flags, tentative=tentative,
             acc_max=self.tail_acc_max, t_acc_max=self.t_tail_acc_max,
         )
         self.flags = 0
