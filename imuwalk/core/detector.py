@@ -38,6 +38,7 @@ class DetectorParams:
     pair_max_gap_s: float = 3.0  # the lobe a swing is compared with ends at most this earlier
     metric: str = "peak"  # "peak" (shank) or "width" (foot): what makes the swing lobe stand out
     first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
+    tentative_wait_s: float = 0.35  # a bout's first swing waits at most this long for a better one
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -77,10 +78,13 @@ class DetectorParams:
             v = getattr(self, f.name)
             if f.name in ("metric", "ic_mode"):
                 continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{f.name}: expected a number, got {v!r}")
             if not np.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s"):
                 raise ValueError(f"{f.name}: expected a finite non-negative value, got {v!r}")
-        if self.axis_tau_s <= 0 or self.gap_s <= 0:
-            raise ValueError("axis_tau_s and gap_s must be > 0")
+        for name in ("axis_tau_s", "gap_s", "min_swing_angle_rad", "min_swing_peak_rads", "hyst_rads"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
 
     def to_vector(self) -> np.ndarray:
         P = np.zeros(K.N_PARAMS)
@@ -89,6 +93,7 @@ class DetectorParams:
         P[K.P_AXIS_GATE] = self.axis_gate_rads
         P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
         P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
+        P[K.P_TENT_WAIT_S] = self.tentative_wait_s
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads
@@ -154,9 +159,11 @@ def _check_time(t: np.ndarray, t_last: float) -> None:
     if not np.isfinite(t[k]):
         raise ValueError(f"t: contains a NaN or inf timestamp at index {k}")
     if k == 0:
-        raise ValueError(f"t: timestamps must keep increasing across calls; got {t[0]!r} after {t_last!r}")
+        raise ValueError(f"t: timestamps must keep increasing across calls; got {float(t[0])!r} after "
+                         f"{float(t_last)!r}")
     kind = "duplicate" if t[k] == t[k - 1] else "decreasing"
-    raise ValueError(f"t: timestamps must be strictly increasing; {kind} at index {k} ({t[k - 1]!r} -> {t[k]!r})")
+    raise ValueError(f"t: timestamps must be strictly increasing; {kind} at index {k} "
+                     f"({float(t[k - 1])!r} -> {float(t[k])!r})")
 
 
 def _check_inputs(t, acc, gyr):
@@ -249,11 +256,23 @@ class StepDetector:
         need = self._rows_bound(t)
         if self._buf.shape[0] < need:
             self._buf = np.empty((need, K.N_OUT))
-        n_out, n_nan = K.step_chunk(t, acc, gyr, self._P, self._S, self._buf)
+        parts = []
+        start = 0
+        while True:
+            n_out, n_nan, done = K.step_chunk(t[start:], acc[start:], gyr[start:], self._P, self._S, self._buf)
+            self.n_nan_skipped_ += int(n_nan)
+            rows = self._finalize_rows(n_out)
+            start += int(done)
+            if start >= n:
+                break
+            parts.append(rows)  # buffer was full: keep the rows, grow, continue
+            self._buf = np.empty((2 * self._buf.shape[0], K.N_OUT))
         self._t_last = t[-1]
         self.n_samples_ += n
-        self.n_nan_skipped_ += int(n_nan)
-        return self._finalize_rows(n_out)
+        if parts:
+            parts.append(rows)
+            return np.concatenate(parts)
+        return rows
 
     def finish(self) -> np.ndarray:
         """End of stream: rows that can still be finalized (the stride whose landing was seen)."""

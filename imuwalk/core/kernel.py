@@ -54,7 +54,8 @@ P_FC_OFFSET_S = 18
 P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact peak, 2: angular-rate impact peak
 P_AXIS_LP_HZ = 20  # low-pass of the gyro fed to the axis tracker (0: off)
 P_FIRST_MIN_WIDTH_S = 21  # foot: minimum lobe width (area/peak) of a bout's first swing
-N_PARAMS = 22
+P_TENT_WAIT_S = 22  # longest wait after a tentative swing for a better one
+N_PARAMS = 23
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -136,6 +137,10 @@ O_INDEX = 13
 O_FLAGS = 14
 O_AX = 15  # 3
 N_OUT = 18
+
+#: samples beyond these squared norms are treated as corrupt (rad/s)^2 and (m/s^2)^2
+MAX_RATE2 = 1e8
+MAX_ACC2 = 1e12
 
 FLAG_AFTER_GAP = 1
 FLAG_SATURATED = 4
@@ -259,8 +264,11 @@ def _end_lobe(S, P, w_now, t_now):
         if is_swing and S[S_LAST_IC_VALID] > 0.0 and t1 - S[S_LAST_IC] < P[P_MIN_STRIDE_S]:
             is_swing = False
         if is_swing and S[S_P_ACTIVE] > 0.0 and S[S_P_TENT] > 0.0 and S[S_P_SG] == -sg:
-            # the tentative swing was the lobe before the real swing (lift-off): replace it
+            # the tentative swing was the lobe before the real swing (lift-off): replace it; the
+            # replacement stays tentative until a lobe that is not a better swing follows it
+            S[S_FLAGS] = float(int(S[S_FLAGS]) | int(S[S_P_FLAGS]))
             S[S_P_ACTIVE] = 0.0
+            tentative = True
         if is_swing and S[S_P_ACTIVE] == 0.0:
             # FC: between the opposite-sign extremum before the swing and the swing start
             t_ref = t0 - P[P_FC_SEARCH_S]
@@ -316,8 +324,9 @@ def step_chunk(t, acc, gyr, P, S, out):
 
     t (N,) float64 s strictly increasing (also across chunks); acc (N, 3) m/s²; gyr (N, 3) rad/s;
     P (N_PARAMS,) parameters; S (N_STATE,) state, updated in place; out (K, N_OUT) rows buffer.
-    Returns (number of rows written, number of NaN samples skipped). Stops early (returns the
-    index reached as a negative third value) never: ``out`` must hold N // 2 + 2 rows.
+    Returns (rows written, samples skipped as NaN/corrupt, samples consumed). When ``out`` is full
+    the call stops before the next sample; the caller drains ``out`` and calls again with the rest
+    (all state is in ``S``, so this does not change the result).
     """
     n_out = 0
     n_nan = 0
@@ -328,17 +337,19 @@ def step_chunk(t, acc, gyr, P, S, out):
     sat = P[P_SAT_RATE]
     ic_mode = int(P[P_IC_MODE])
     for i in range(n):
+        if n_out >= out.shape[0]:
+            return n_out, n_nan, i
         ti = t[i]
         gx = gyr[i, 0]
         gy = gyr[i, 1]
         gz = gyr[i, 2]
-        if ic_mode == 2:
-            an = np.sqrt(gx * gx + gy * gy + gz * gz)
-        else:
-            an = np.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
-        if not np.isfinite(an):
-            an = 0.0
-        if not (np.isfinite(gx) and np.isfinite(gy) and np.isfinite(gz) and np.isfinite(ti)):
+        ax = acc[i, 0]
+        ay = acc[i, 1]
+        az = acc[i, 2]
+        g2s = gx * gx + gy * gy + gz * gz
+        a2s = ax * ax + ay * ay + az * az
+        # a sample is skipped (and counted) when anything is NaN/inf or physically absurd
+        if not (np.isfinite(g2s) and np.isfinite(a2s) and np.isfinite(ti)) or g2s > MAX_RATE2 or a2s > MAX_ACC2:
             n_nan += 1
             S[S_NAN_TOTAL] += 1.0
             S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_NAN_SKIPPED)
@@ -353,6 +364,7 @@ def step_chunk(t, acc, gyr, P, S, out):
             dt = 0.0
             S[S_HAVE_T] = 1.0
         S[S_T_LAST] = ti
+        an = np.sqrt(g2s) if ic_mode == 2 else np.sqrt(a2s)
         if sat > 0.0 and (abs(gx) >= sat or abs(gy) >= sat or abs(gz) >= sat):
             S[S_FLAGS] = float(int(S[S_FLAGS]) | FLAG_SATURATED)
         # --- axis: gated exponentially weighted second moment of the low-passed gyro + one
@@ -421,7 +433,7 @@ def step_chunk(t, acc, gyr, P, S, out):
             if not done and P[P_IC_MODE] < 0.5 and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
                 done = True
             if done and S[S_P_TENT] > 0.0 and S[S_L_SG] == -S[S_P_SG] \
-                    and ti - S[S_P_T1] < P[P_MAX_SWING_S]:
+                    and ti - S[S_P_T1] < P[P_TENT_WAIT_S]:
                 # tentative: the opposite lobe after it is still going on; wait for it to end (if
                 # it turns out to be a broader swing, it replaces the tentative one)
                 done = False
@@ -463,7 +475,7 @@ def step_chunk(t, acc, gyr, P, S, out):
                 if v > S[S_L_PK]:
                     S[S_L_PK] = v
                     S[S_L_TPK] = ti
-    return n_out, n_nan
+    return n_out, n_nan, n
 
 
 @njit(cache=True, nogil=True)

@@ -160,14 +160,13 @@ class ReferenceStrideDetector:
         p = self.params
         self.t_input_last = t
         gx, gy, gz = float(gyr3[0]), float(gyr3[1]), float(gyr3[2])
-        if p.ic_mode == "gyro_impact":  # the impact is looked for in |gyr|
-            acc_norm = math.sqrt(gx * gx + gy * gy + gz * gz)
-        else:
-            ax, ay, az = float(acc3[0]), float(acc3[1]), float(acc3[2])
-            acc_norm = math.sqrt(ax * ax + ay * ay + az * az)
-        if not math.isfinite(acc_norm):
-            acc_norm = 0.0  # a bad sample only hides an impact
-        if not (math.isfinite(gx) and math.isfinite(gy) and math.isfinite(gz) and math.isfinite(t)):
+        ax, ay, az = float(acc3[0]), float(acc3[1]), float(acc3[2])
+        g2 = gx * gx + gy * gy + gz * gz
+        a2 = ax * ax + ay * ay + az * az
+        # the impact is looked for in |gyr| (gyro_impact mode) or in |acc|
+        acc_norm = math.sqrt(g2) if p.ic_mode == "gyro_impact" else math.sqrt(a2) if math.isfinite(a2) else 0.0
+        # NaN/inf or physically absurd samples are skipped and counted
+        if not (math.isfinite(g2) and math.isfinite(a2) and math.isfinite(t)) or g2 > 1e8 or a2 > 1e12:
             self.n_nan_skipped_ += 1
             self.flags |= FLAG_NAN_SKIPPED
             return None
@@ -281,7 +280,7 @@ class ReferenceStrideDetector:
         if not done and p.ic_mode == "dip" and ps.dip > p.hyst_rads and v < 0.5 * ps.dip:
             done = True
         lobe_sign = self.lobe.sign if self.lobe is not None else 0.0
-        if done and ps.tentative and lobe_sign == -ps.sign and t - ps.t1 < p.max_swing_s:
+        if done and ps.tentative and lobe_sign == -ps.sign and t - ps.t1 < p.tentative_wait_s:
             # tentative: the opposite lobe after it is still going on; wait for it to end (if it
             # turns out to be a broader swing, it replaces the tentative one)
             done = False
@@ -390,8 +389,11 @@ class ReferenceStrideDetector:
                 is_swing = False
             ps = self.pending
             if is_swing and ps is not None and ps.tentative and ps.sign == -sg:
-                # the tentative swing was the lobe before the real swing (lift-off): replace it
+                # the tentative swing was the lobe before the real swing (lift-off): replace it; the
+                # replacement stays tentative, and keeps the flags gathered so far
+                self.flags |= ps.flags
                 self.pending = None
+                tentative = True
             if is_swing and self.pending is None:
                 self._start_pending(lobe, w_now, t_now, ratio, tentative)
             self.big = BigLobe(sign=sg, t0=lobe.t0, t1=lobe.t1, peak=lobe.peak, width=width)
