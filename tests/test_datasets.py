@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -194,13 +193,6 @@ def test_marpino(loaded):
     assert np.all(np.diff(both) > 0.3)
 
 
-def test_marpino_cache_is_used_and_fast(loaded):
-    loaded("marpino")  # first parse (or cache hit)
-    t0 = time.perf_counter()
-    D.load("marpino")
-    assert time.perf_counter() - t0 < 2.0
-
-
 def test_marpino_contact_rule_ignores_chatter():
     t = np.arange(0, 6, 0.01)
     toe = np.full_like(t, 800.0)
@@ -285,14 +277,6 @@ def test_xio_loaders(loaded):
     assert all(r.rate_hz == pytest.approx(256.0) for r in xs)
 
 
-def test_loaders_fast(loaded):
-    for name in ("ipol", "gaitmap", "uci_backward", "xio_ngimu", "ximu_csv", "ankle_log"):
-        loaded(name)
-        t0 = time.perf_counter()
-        D.load(name)
-        assert time.perf_counter() - t0 < 2.0, name
-
-
 def test_load_with_explicit_root_and_manifest_json_is_valid():
     require_data("ankle_mpu6050_fsr_steplog")
     from imuwalk._paths import data_root
@@ -300,3 +284,45 @@ def test_load_with_explicit_root_and_manifest_json_is_valid():
     recs = D.load("ankle_log", root=data_root())
     assert recs[0].n_contacts_ref == 21
     json.loads(Path(D.__file__).with_name("manifest.json").read_text())
+
+
+def test_marpino_xlsx_parse_is_cached(loaded):
+    """After the first load the parsed xlsx sits in the cache as a sha256-keyed .npz; reloading from it
+    gives the same recordings (a cold openpyxl parse takes seconds: only the fixture's first load pays it)."""
+    recs = loaded("marpino")
+    folder = require_data("marpino_leg_imu_foot_pressure")
+    for f in ("20180621_6.xlsx", "20180713_1.xlsx"):
+        path = folder / "Young" / f
+        cached = list((L.cache_dir() / "parsed").glob(f"marpino_{L._sha256(path)[:32]}_*.npz"))
+        if not cached:
+            pytest.skip(f"cache folder {L.cache_dir()} not writable")
+        tab = L._marpino_table(path)
+        assert set(L._marpino_columns()) <= set(tab)
+        assert tab["Time_1"][-1] == tab["Time_1"][-2]  # the repeated last row, dropped by the loader
+    again = D.load("marpino")
+    for a, b in zip(recs, again, strict=True):
+        np.testing.assert_array_equal(a.acc, b.acc)
+        np.testing.assert_array_equal(a.ic, b.ic)
+
+
+def test_xlsx_fast_parser_matches_openpyxl(tmp_path):
+    """The zip/XML xlsx scan used for the Marpino files gives what openpyxl gives (strings with spaces cast,
+    header spaces stripped, other columns ignored, rows ordered)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "sensor_all"
+    ws.append(["Time_1", "  Acc_read_x_1", "junk", " Ext1_1"])
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        ws.append([1000 + 10 * i, f" {rng.normal():.6f}", "x", int(rng.integers(0, 1900))])
+    path = tmp_path / "mini.xlsx"
+    wb.save(path)
+    want = ["Time_1", "Acc_read_x_1", "Ext1_1"]
+    fast = L._xlsx_fast(path, "sensor_all", want)
+    slow = L._xlsx_openpyxl(path, "sensor_all", want)
+    assert fast.shape == (50, 3)
+    np.testing.assert_array_equal(fast, slow)
+    with pytest.raises(KeyError):
+        L._xlsx_fast(path, "sensor_all", ["Time_1", "Gyro_read_x_9"])

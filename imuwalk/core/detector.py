@@ -36,9 +36,9 @@ class DetectorParams:
     min_swing_angle_rad: float = 0.35  # a swing lobe sweeps at least this angle
     min_swing_peak_rads: float = 1.0  # ... and peaks at least this high
     pair_max_gap_s: float = 3.0  # the lobe a swing is compared with ends at most this earlier
-    metric: str = "peak"  # "peak" (shank) or "width" (foot): what makes the swing lobe stand out
+    metric: str = "sharpness"  # "sharpness" (shank), "width" (foot) or "peak": what makes the swing lobe stand out
     first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
-    tentative_wait_s: float = 0.35  # a bout's first swing waits at most this long for a better one
+    tentative_wait_s: float = 0.5  # a bout's first swing waits at most this long for a better one
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -57,9 +57,10 @@ class DetectorParams:
         """Defaults for ``"shank"``/``"ankle"`` or ``"foot"``, with keyword overrides."""
         kind = _placement(placement)
         if kind == "foot":
-            base = {"metric": "width", "ic_mode": "gyro_impact", "ic_weight": 0.5, "ic_offset_s": -0.005}
+            base = {"metric": "width", "ic_mode": "gyro_impact", "ic_weight": 0.5, "ic_offset_s": -0.005,
+                    "tentative_wait_s": 0.7}
         else:
-            base = {"metric": "peak", "ic_offset_s": 0.02}
+            base = {"metric": "sharpness", "ic_offset_s": 0.02}
         base.update(overrides)
         names = {f.name for f in fields(cls)}
         unknown = set(base) - names
@@ -72,8 +73,8 @@ class DetectorParams:
     def validate(self) -> None:
         if self.ic_mode not in ("dip", "impact", "gyro_impact"):
             raise ValueError(f"ic_mode: expected 'dip', 'impact' or 'gyro_impact', got {self.ic_mode!r}")
-        if self.metric not in ("peak", "width"):
-            raise ValueError(f"metric: expected 'peak' or 'width', got {self.metric!r}")
+        if self.metric not in ("peak", "width", "sharpness"):
+            raise ValueError(f"metric: expected 'peak', 'width' or 'sharpness', got {self.metric!r}")
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name in ("metric", "ic_mode"):
@@ -98,7 +99,7 @@ class DetectorParams:
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads
         P[K.P_PAIR_MAX_GAP_S] = self.pair_max_gap_s
-        P[K.P_METRIC] = 1.0 if self.metric == "width" else 0.0
+        P[K.P_METRIC] = {"peak": 0.0, "width": 1.0, "sharpness": 2.0}[self.metric]
         P[K.P_IC_SEARCH_S] = self.ic_search_s
         P[K.P_IC_WEIGHT] = self.ic_weight
         P[K.P_IC_OFFSET_S] = self.ic_offset_s

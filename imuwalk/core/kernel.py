@@ -39,7 +39,7 @@ P_HYST = 3
 P_MIN_AREA = 4
 P_MIN_PEAK = 5
 P_PAIR_MAX_GAP_S = 6
-P_METRIC = 7  # 0 = peak (shank), 1 = width (foot)
+P_METRIC = 7  # 0 = peak, 1 = width (foot), 2 = sharpness peak/width (shank)
 P_IC_SEARCH_S = 8
 P_IC_WEIGHT = 9
 P_IC_OFFSET_S = 10
@@ -117,7 +117,8 @@ S_P_AMAX = 62
 S_P_TAMAX = 63
 S_GF = 64  # 3: low-passed gyro for the axis tracker
 S_P_TENT = 67  # pending stride was accepted without a lobe to compare with (tentative)
-N_STATE = 68
+S_L_TACT = 68  # last time the current lobe exceeded the hysteresis
+N_STATE = 70
 
 # ---- output row layout ----------------------------------------------------------------------------
 O_T_IC = 0
@@ -165,6 +166,18 @@ def _skew(n, s1, s2, s3):
         return 0.0
     m3 = s3 / n - 3.0 * m * s2 / n + 2.0 * m * m * m
     return m3 / (var ** 1.5)
+
+
+@njit(cache=True, nogil=True)
+def _metric(kind, pk, width):
+    """What makes a swing lobe stand out against its neighbour: peak rate (0), width = area/peak
+    (1, foot: the swing is the broad lobe), or sharpness = peak/width (2, shank: the swing is high
+    and short, the stance counter-rotation low and long; robust to a clipped gyro)."""
+    if kind < 0.5:
+        return pk
+    if kind < 1.5:
+        return width
+    return pk / width if width > 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -240,15 +253,15 @@ def _end_lobe(S, P, w_now, t_now):
     big = area >= P[P_MIN_AREA] and pk >= P[P_MIN_PEAK]
     if big:
         width = area / pk
-        metric = width if P[P_METRIC] > 0.5 else pk
+        metric = _metric(P[P_METRIC], pk, width)
         is_swing = False
         tentative = False
         ratio = 1.0
         if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
-            prev_metric = S[S_B_WIDTH] if P[P_METRIC] > 0.5 else S[S_B_PK]
+            prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH])
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
-        elif P[P_METRIC] > 0.5:
+        elif P[P_METRIC] > 0.5 and P[P_METRIC] < 1.5:
             # foot, first stride of a bout (nothing to compare with): the swing lobe is broad,
             # push-off and heel-strike rotations are sharp
             is_swing = width >= P[P_FIRST_MIN_WIDTH_S]
@@ -447,6 +460,7 @@ def step_chunk(t, acc, gyr, P, S, out):
                 S[S_L_SG] = 1.0 if w > 0.0 else -1.0
                 S[S_L_T0] = ti
                 S[S_L_T1] = ti
+                S[S_L_TACT] = ti
                 S[S_L_PK] = abs(w)
                 S[S_L_TPK] = ti
                 S[S_L_AREA] = 0.0
@@ -457,6 +471,7 @@ def step_chunk(t, acc, gyr, P, S, out):
                 S[S_L_SG] = -sg
                 S[S_L_T0] = ti
                 S[S_L_T1] = ti
+                S[S_L_TACT] = ti
                 S[S_L_PK] = -v
                 S[S_L_TPK] = ti
                 S[S_L_AREA] = -v * dt
@@ -468,8 +483,13 @@ def step_chunk(t, acc, gyr, P, S, out):
                 elif an > S[S_TAIL_AMAX]:
                     S[S_TAIL_AMAX] = an
                     S[S_TAIL_TAMAX] = ti
-                if v < hyst and ti - S[S_L_T1] >= P[P_IC_SEARCH_S]:
-                    # the lobe faded out without an opposite lobe (end of a bout): end it quietly
+                if v > hyst:
+                    S[S_L_TACT] = ti
+                elif ti - S[S_L_TACT] >= P[P_IC_SEARCH_S]:
+                    # the lobe faded out without an opposite lobe (end of a bout): end it quietly;
+                    # it ended when it last exceeded the hysteresis (sensor bias keeps w near 0)
+                    if S[S_L_T1] > S[S_L_TACT]:
+                        S[S_L_T1] = S[S_L_TACT]
                     _end_lobe(S, P, w, ti)
                     S[S_L_SG] = 0.0
                 if v > S[S_L_PK]:

@@ -39,6 +39,11 @@ class Lobe:
     peak: float
     t_peak: float
     area: float
+    t_act: float = float("nan")  # last sample with ``sign * w > hyst`` s
+
+    def __post_init__(self):
+        if self.t_act != self.t_act:
+            self.t_act = self.t0
 
 
 @dataclass
@@ -346,8 +351,12 @@ class ReferenceStrideDetector:
         elif acc_norm > self.tail_acc_max:
             self.tail_acc_max = acc_norm
             self.t_tail_acc_max = t
-        if v < hyst and t - lobe.t1 >= self.params.ic_search_s:
-            # the lobe faded out without an opposite lobe (end of a bout): end it quietly
+        if v > hyst:
+            lobe.t_act = t
+        elif t - lobe.t_act >= self.params.ic_search_s:
+            # the lobe faded out without an opposite lobe (end of a bout): end it quietly, as of
+            # when it last exceeded the hysteresis (sensor bias keeps w near 0)
+            lobe.t1 = min(lobe.t1, lobe.t_act)
             self._end_lobe(lobe, w, t)
             self.lobe = None
             return
@@ -363,13 +372,22 @@ class ReferenceStrideDetector:
         if lobe.area >= p.min_swing_angle_rad and lobe.peak >= p.min_swing_peak_rads:
             width = lobe.area / lobe.peak
             use_width = p.metric == "width"
-            metric = width if use_width else lobe.peak
+
+            def lobe_metric(peak: float, w: float) -> float:
+                """peak rate, width (foot: the swing is broad) or sharpness peak/width (shank)."""
+                if p.metric == "peak":
+                    return peak
+                if p.metric == "width":
+                    return w
+                return peak / w if w > 0.0 else 0.0
+
+            metric = lobe_metric(lobe.peak, width)
             is_swing = False
             tentative = False
             ratio = 1.0
             big = self.big
             if big is not None and big.sign != sg and lobe.t0 - big.t1 <= p.pair_max_gap_s:
-                prev_metric = big.width if use_width else big.peak
+                prev_metric = lobe_metric(big.peak, big.width)
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
             elif use_width:

@@ -148,7 +148,9 @@ def _omega_fw(phi, sf, peak, foot: bool):
     area = peak * sig_sw * np.sqrt(2 * np.pi)
     if foot:
         comps = [(-0.5 * peak, to - 0.02, 0.025), (-0.45 * peak, 0.04, 0.018)]
-        bal_c, bal_s = to - 0.15, 0.09  # heel rise; mid-stance flat
+        # heel rise to toe-off: a fast push-off rotation (sharper than the swing, as in real foot
+        # recordings, where its peak exceeds the swing peak); mid-stance flat
+        bal_c, bal_s = to - 0.07, 0.045
     else:
         comps = [(-0.3 * peak, to - 0.015, 0.02), (-0.25 * peak, 0.025, 0.012)]
         bal_c, bal_s = 0.5 * to, 0.3 * to  # slow stance lobe
