@@ -1,6 +1,7 @@
 """Benchmark fixtures: long synthetic walks (run anywhere) and the real recordings (IMUWALK_DATA).
 
-``bench_*.py`` files are collected as test modules here (``make bench`` = ``pytest benchmarks --benchmark-only``).
+``bench_*.py`` files are collected as test modules here
+(``make bench`` = ``python -m pytest benchmarks --benchmark-only``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ if str(ROOT) not in sys.path:  # `benchmarks.baselines` importable however pytes
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
         patterns = parent.config.getini("python_files")
-        if not any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
+        explicit = parent.session.isinitpath(file_path)  # pytest collects files named on the command line
+        if not explicit and not any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
             return pytest.Module.from_parent(parent, path=file_path)
     return None
 

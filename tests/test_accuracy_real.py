@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import require_data
-
 import imuwalk
+from tests.conftest import require_data
 
 
 def _load(name):
@@ -77,7 +76,7 @@ def test_rotation_invariance_gaitmap():
     """The not-rotated sensor frames give the same strides as gaitmap's aligned frame."""
     a = _load("gaitmap")
     b = _load("gaitmap_not_rotated")
-    for ra, rb in zip(a, b):
+    for ra, rb in zip(a, b, strict=True):
         ea = imuwalk.detect_steps(ra.t, ra.acc, ra.gyr, placement="foot").events
         eb = imuwalk.detect_steps(rb.t, rb.acc, rb.gyr, placement="foot").events
         assert len(ea) == len(eb)

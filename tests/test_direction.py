@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import require_data
-
 import imuwalk
 from imuwalk.core.direction import Mount, MountStore, calibrate_mount
+from tests.conftest import require_data
 
 
 def test_mount_parsing_and_errors():

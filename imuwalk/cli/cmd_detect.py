@@ -157,7 +157,10 @@ def _detect_hdf5(args: argparse.Namespace, path: Path) -> Detected:
         n = len(rec)
         if n < 2:
             raise CliError(f"cannot read {path}: the recording holds no IMU samples")
-        det = StepDetector(placement=placement)
+        mount = _stored_mount(rec)
+        if mount is not None:
+            info["mount"] = mount.to_dict()
+        det = StepDetector(placement=placement, mount=mount)
         parts, ts, accs, gyrs = [], [], [], []
         src = ReplaySource(rec, realtime=False, block_s=1.0)
         with progress(args, n, f"detecting {path.name}") as advance:
@@ -171,6 +174,19 @@ def _detect_hdf5(args: argparse.Namespace, path: Path) -> Detected:
     rows = np.concatenate(parts) if parts else np.zeros(0)
     return Detected(path, "hdf5", placement, np.concatenate(ts), np.concatenate(accs), np.concatenate(gyrs),
                     rows, info)
+
+
+def _stored_mount(rec):
+    """The Mount the recording was made with (so a replay decides directions as the live run did)."""
+    from imuwalk.core.direction import Mount
+
+    m = rec.mount
+    if isinstance(m, dict) and "right" in m:
+        try:
+            return Mount.from_dict(m)
+        except (ValueError, KeyError, TypeError):
+            return None
+    return None
 
 
 def print_table(rows: np.ndarray, file=None) -> None:

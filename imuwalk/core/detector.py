@@ -13,7 +13,7 @@ import numpy as np
 
 from imuwalk.core import kernel as K
 from imuwalk.core.direction import DirectionDecider, Mount
-from imuwalk.core.rows import STRIDE_DTYPE, empty_rows
+from imuwalk.core.rows import empty_rows
 
 PLACEMENTS = {"shank": "shank", "ankle": "shank", "foot": "foot"}
 

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +210,7 @@ def load_gaitmap_ic_stride(folder: Path, entry: dict) -> list[GaitRecording]:
 
 # --------------------------------------------------------------------------- marpino
 MARPINO_SENSORS = {("right", "foot"): 1, ("right", "shank"): 2, ("left", "shank"): 5, ("left", "foot"): 6}
-_MARPINO_PARSER_VERSION = 1
+_MARPINO_PARSER_VERSION = 2
 
 
 def _marpino_columns() -> list[str]:
@@ -222,6 +223,85 @@ def _marpino_columns() -> list[str]:
     return cols
 
 
+_CELL = re.compile(
+    rb'<c r="([A-Z]+)(\d+)"([^>]*?)(?:/>|>(?:<f>[^<]*</f>)?(?:<v>([^<]*)</v>)?'
+    rb"(?:<is><t[^>]*>([^<]*)</t></is>)?</c>)"
+)
+
+
+def _xlsx_fast(path: Path, sheet: str, want: list[str]) -> np.ndarray:
+    """Columns ``want`` (header names, stripped) of a plain xlsx sheet as a float array (rows 2..).
+
+    A direct zip/XML scan, ~20x faster than openpyxl on these files. Raises KeyError/ValueError on a layout
+    it does not understand (the caller then falls back to openpyxl).
+    """
+    import zipfile
+    from xml.sax.saxutils import unescape
+
+    with zipfile.ZipFile(path) as z:
+        wb = z.read("xl/workbook.xml").decode()
+        names = re.findall(r'<sheet [^>]*name="([^"]+)"', wb)
+        if names.index(sheet) != 0:
+            raise ValueError("sheet is not the first one")
+        xml = z.read("xl/worksheets/sheet1.xml")
+        sst = []
+        if "xl/sharedStrings.xml" in z.namelist():
+            for si in re.findall(rb"<si>(.*?)</si>", z.read("xl/sharedStrings.xml"), flags=re.S):
+                sst.append(unescape(re.sub(rb"<[^>]+>", b"", si).decode()))
+    end1 = xml.find(b"</row>")
+    header: dict[bytes, str] = {}
+    for m in _CELL.finditer(xml[:end1]):
+        if m.group(2) == b"1" and (m.group(4) is not None or m.group(5) is not None):
+            text = m.group(5).decode() if m.group(5) is not None else m.group(4).decode()
+            header[m.group(1)] = (sst[int(text)] if b't="s"' in m.group(3) else text).strip()
+    by_name = {name: col for col, name in header.items()}
+    missing = [c for c in want if c not in by_name]
+    if missing:
+        raise KeyError(f"columns {missing} not found")
+    col_j = {by_name[name]: j for j, name in enumerate(want)}
+    alt = b"|".join(re.escape(c) for c in col_j)
+    pat = re.compile(
+        rb'<c r="(' + alt + rb')(\d+)"([^>]*?)(?:/>|>(?:<f>[^<]*</f>)?(?:<v>([^<]*)</v>)?'
+        rb"(?:<is><t[^>]*>([^<]*)</t></is>)?</c>)"
+    )
+    rows, cols, vals = [], [], []
+    for m in pat.finditer(xml, end1):
+        v, inline = m.group(4), m.group(5)
+        if v is None and inline is None:
+            continue
+        text = inline.decode() if inline is not None else v.decode()
+        if b't="s"' in m.group(3):
+            text = sst[int(text)]
+        rows.append(int(m.group(2)))
+        cols.append(col_j[m.group(1)])
+        vals.append(float(text.strip()))
+    if not rows:
+        raise ValueError("no data cells")
+    r = np.asarray(rows) - 2
+    out = np.full((int(r.max()) + 1, len(want)), np.nan)
+    out[r, np.asarray(cols)] = vals
+    keep = np.isfinite(out[:, 0])
+    return out[keep]
+
+
+def _xlsx_openpyxl(path: Path, sheet: str, want: list[str]) -> np.ndarray:
+    """Same as :func:`_xlsx_fast` through openpyxl (slow, general)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = wb[sheet].iter_rows(values_only=True)
+        header = [str(h).strip() if h is not None else "" for h in next(rows)]
+        missing = [c for c in want if c not in header]
+        if missing:
+            raise ValueError(f"{path.name}: columns {missing} not found in sheet {sheet!r}")
+        idx = [header.index(c) for c in want]
+        data = [[r[i] for i in idx] for r in rows if r is not None and r[idx[0]] is not None]
+    finally:
+        wb.close()
+    return np.array([[float(str(v).strip()) if v is not None else np.nan for v in row] for row in data])
+
+
 def _marpino_table(path: Path) -> dict[str, np.ndarray]:
     """The needed columns of one xlsx as float arrays; parsed once, then cached as .npz by sha256."""
     digest = _sha256(path)
@@ -232,21 +312,11 @@ def _marpino_table(path: Path) -> dict[str, np.ndarray]:
                 return {k: z[k] for k in z.files}
         except (OSError, ValueError):
             pass  # corrupt cache: parse again
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True, data_only=True)
+    want = _marpino_columns()
     try:
-        rows = wb["sensor_all"].iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows)]
-        want = _marpino_columns()
-        missing = [c for c in want if c not in header]
-        if missing:
-            raise ValueError(f"{path.name}: columns {missing} not found in sheet 'sensor_all'")
-        idx = [header.index(c) for c in want]
-        data = [[r[i] for i in idx] for r in rows if r is not None and r[idx[0]] is not None]
-    finally:
-        wb.close()
-    arr = np.array([[float(str(v).strip()) if v is not None else np.nan for v in row] for row in data])
+        arr = _xlsx_fast(path, "sensor_all", want)
+    except (KeyError, ValueError):
+        arr = _xlsx_openpyxl(path, "sensor_all", want)
     table = {c: arr[:, j] for j, c in enumerate(want)}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

@@ -680,7 +680,9 @@ class Recorder:
             n0 = self._n
             k = cols["t"].shape[0]
             imu = f["imu"]
-            for name in self._cols:
+            # "t" last: a NaN (fill value) or non-increasing t marks samples whose columns were not all
+            # written (a write failure mid-batch); readers of unfinished files stop there
+            for name in sorted(self._cols, key=lambda c: c == "t"):
                 d = imu[name]
                 d.resize(n0 + k, axis=0)
                 d[n0 : n0 + k] = cols[name]
@@ -800,6 +802,12 @@ class Recorder:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _is_flag_error(e: BaseException) -> bool:
+    """The open failed only because a writer (alive or killed) still marks the file as open."""
+    m = str(e).lower()
+    return "already open for write" in m or "consistency flags" in m or "file locking" in m
+
+
 def _open_h5(path: Path):
     """Open read-only; falls back to an SWMR reader for files still (or last) open for writing."""
     import h5py
@@ -810,6 +818,12 @@ def _open_h5(path: Path):
         return h5py.File(path, "r")
     except OSError as e:
         first = e
+    if not _is_flag_error(first):
+        # a damaged file: do not try the SWMR reader (it retries metadata reads for a very long time)
+        raise RecordingError(
+            f"cannot open {path} as HDF5 ({first}); run `imuwalk repair {path}` (rebuilds from "
+            f"{raw_log_path(path).name} if present)"
+        )
     try:
         return h5py.File(path, "r", swmr=True)
     except OSError as e:
@@ -1294,7 +1308,10 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
         if h5clear:
             bak = path.with_name(path.name + ".bak")
             shutil.copy2(path, bak)
-            r = subprocess.run([h5clear, "-s", str(path)], capture_output=True, text=True)
+            try:
+                r = subprocess.run([h5clear, "-s", str(path)], capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                r = subprocess.CompletedProcess([h5clear], 124, "", "timed out")
             msgs.append(f"h5clear -s: exit {r.returncode} {r.stderr.strip()}".strip())
             if r.returncode == 0:
                 ok, why = _readable(path)
@@ -1304,6 +1321,8 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
             shutil.copy2(bak, path)  # undo
         tmp = path.with_name(path.name + ".repair-tmp")
         try:
+            if not _is_flag_error(OSError(why)):
+                raise OSError("not a flag-only failure; the SWMR reader is not tried on damaged files")
             _copy_out(path, tmp)
             bak = path.with_name(path.name + ".bak")
             os.replace(path, bak)

@@ -627,11 +627,18 @@ class DeviceEmulator:
         """Stream in real time (× ``speed``) to a new pseudo-terminal; returns the slave path (or ``link``,
         a symlink kept pointing at the current slave). ``block=True`` streams in this thread until the end
         or :meth:`stop`; otherwise a daemon thread streams and this returns at once. POSIX only."""
+        if self._master is None:
+            self.open_pty(link)
+        self._start(self._write_pty, self._unplug_pty, self._replug_pty, block)
+        return self.link or self.port  # type: ignore[return-value]
+
+    def open_pty(self, link: str | os.PathLike | None = None) -> str:
+        """Create the pseudo-terminal without streaming yet (a reader can open it first, so that it sees
+        the stream from its first byte); :meth:`run_pty` then streams to it. Returns the path."""
         if os.name != "posix":
             raise OSError("run_pty: pseudo-terminals need a POSIX system; use run_url() instead")
         self.link = None if link is None else str(link)
         self._open_pty()
-        self._start(self._write_pty, self._unplug_pty, self._replug_pty, block)
         return self.link or self.port  # type: ignore[return-value]
 
     def run_url(self, name: str | None = None, *, block: bool = False, capacity: int = 1 << 20,
@@ -798,6 +805,10 @@ class DeviceEmulator:
                             if k >= 0:
                                 self.counts["lost_unplugged"] += 1
                             continue
+                        if len(txq) + len(fr) > self.tx_buffer and txq:
+                            n = write(bytes(txq))  # the link drains the TX buffer while sampling goes on
+                            self.counts["bytes"] += n
+                            del txq[:n]
                         if len(txq) + len(fr) > self.tx_buffer:
                             if k >= 0:
                                 self.counts["tx_dropped"] += 1

@@ -272,7 +272,10 @@ def read_text(path, *, rate_hz: float | None = None, **opts) -> SampleBlock:
     first timestamp (in s). Trailing columns go to ``info["extra"]`` (N, k) float64.
     """
     p = Path(path)
-    dec = TextLineDecoder(**opts)
+    try:
+        dec = TextLineDecoder(**opts)
+    except TypeError as e:
+        raise ValueError(f"opts: {e} (see TextLineDecoder for the text options)") from None
     s = dec.feed(p.read_bytes(), final=True)
     n = len(s)
     if n == 0:
@@ -589,7 +592,7 @@ def read_imuraw(path) -> SampleBlock:
     blk = to_block(decoded, meta, t0)
     blk.info.setdefault("format", "imuraw")
     blk.info.setdefault("path", str(p))
-    blk.info.setdefault("stats", getattr(dec, "stats", None))
+    blk.info.setdefault("stats", dec.stats.as_dict())
     return blk
 
 
@@ -629,25 +632,25 @@ def read_file(path, **opts) -> SampleBlock:
             fmt = "hdf5"
         else:
             fmt = "csv" if _sniff_text_has_header(p) else "text"
-    if fmt == "ximu":
-        return read_ximu(p, **opts)
-    if fmt == "imuraw":
-        return read_imuraw(p, **opts)
-    if fmt == "hdf5":
-        return _read_hdf5(p, **opts)
-    if fmt == "csv":
-        return read_csv(p, **opts)
-    if fmt == "text":
-        return read_text(p, **opts)
-    raise ValueError(f"format: unknown format {fmt!r}; expected ximu, imuraw, hdf5, csv or text")
+    readers = {"ximu": read_ximu, "imuraw": read_imuraw, "hdf5": _read_hdf5, "csv": read_csv,
+               "text": read_text}
+    reader = readers.get(fmt)
+    if reader is None:
+        raise ValueError(f"format: unknown format {fmt!r}; expected ximu, imuraw, hdf5, csv or text")
+    import inspect
+
+    params = inspect.signature(reader).parameters
+    if not any(v.kind is inspect.Parameter.VAR_KEYWORD for v in params.values()):
+        bad = sorted(k for k in opts if k not in params)
+        if bad:
+            raise ValueError(f"{bad[0]}: option not supported for {fmt} files (accepted: "
+                             f"{sorted(k for k in params if k != 'path')})")
+    return reader(p, **opts)
 
 
-def _read_hdf5(p: Path, **opts) -> SampleBlock:
+def _read_hdf5(path) -> SampleBlock:
+    """An imuwalk HDF5 recording as one SampleBlock (via :class:`imuwalk.sinks.hdf5.Recording`)."""
     from imuwalk.sinks.hdf5 import Recording
 
-    rec = Recording(p, **opts)
-    for name in ("to_block", "block", "read_block", "as_block"):
-        fn = getattr(rec, name, None)
-        if callable(fn):
-            return fn()
-    raise ValueError(f"path: imuwalk.sinks.hdf5.Recording cannot produce a SampleBlock for {p}")
+    with Recording(path) as rec:
+        return rec.to_block()

@@ -7,8 +7,9 @@ Threading model: one daemon reader thread owns the port. It reads whatever is bu
 ``time.monotonic_ns()``, calls the raw-bytes hook, decodes, converts and appends one SampleBlock per read
 to a bounded queue. The consumer never blocks the reader: when the queue is full the **oldest** block is
 dropped and counted (``stats["queue_drops"]``, ``stats["queue_dropped_samples"]``); a consumer that keeps
-up never loses anything. After a read the thread sleeps ``poll_interval`` s so that bytes accumulate
-(fewer, larger blocks: ~200 reads/s instead of one per frame; adds at most that much latency).
+up never loses anything. After a read the thread sleeps ``poll_interval`` s (default 20 ms) so that bytes
+accumulate: ~50 larger reads/s instead of one per frame, which keeps the whole 1 kHz serial→stride path
+under 5 % of a core (per-read overhead dominates); it adds at most that much latency.
 
 Time base (docs/ARCHITECTURE.md): ``t = (t_dev_us - t_dev_us_first) / 1e6`` on the device clock, made
 monotonic across 32-bit wraps and device resets by the decoder. ``t_host_ns`` is the monotonic time of the
@@ -65,7 +66,8 @@ class SerialSource:
     port : device path or pyserial URL.
     baud : baud rate (ignored by USB CDC devices and PTYs).
     reconnect : keep retrying after a disconnect (every ``retry_interval`` s) instead of ending.
-    queue_blocks : queue capacity in blocks (one block per read, ~``poll_interval`` s of data).
+    queue_blocks : queue capacity in blocks (one block per read, ~``poll_interval`` s of data; the
+        default 1024 holds ~20 s).
     read_size : largest read in bytes.
     format : "imuwalk" (the wire protocol) or "text" (lines decoded by
         :class:`~imuwalk.sources.formats.TextLineDecoder`, options in ``text_options``; time from the
@@ -88,7 +90,7 @@ class SerialSource:
                  default_meta: Any = None, pre_meta_samples: int = 100_000,
                  port_resolver: Callable[[], str] | None = None,
                  on_raw: Callable[[bytes, int], None] | None = None, retry_interval: float = 0.5,
-                 poll_interval: float = 0.005, timeout: float = 0.05, serial_kwargs: dict | None = None):
+                 poll_interval: float = 0.02, timeout: float = 0.05, serial_kwargs: dict | None = None):
         if not isinstance(port, str) or not port:
             raise ValueError(f"port: expected a non-empty device path or pyserial URL, got {port!r}")
         if not (isinstance(baud, int) and baud > 0):
@@ -389,9 +391,16 @@ class SerialSource:
                     self._pending.append((d, t_ns))
                     self._pending_n += n
                     while self._pending_n > self.pre_meta_samples and self._pending:
-                        old, _ = self._pending.popleft()
-                        self._pending_n -= len(old)
-                        self._c["pre_meta_dropped"] += len(old)
+                        old, tn = self._pending[0]
+                        excess = self._pending_n - self.pre_meta_samples
+                        k = min(excess, len(old))
+                        if k == len(old):
+                            self._pending.popleft()
+                        else:  # drop exactly the oldest samples
+                            self._pending[0] = (DecodedSamples(old.seq[k:], old.t_dev_us[k:], old.acc_raw[k:],
+                                                               old.gyr_raw[k:], old.flags[k:]), tn)
+                        self._pending_n -= k
+                        self._c["pre_meta_dropped"] += k
                 return
             meta = self.default_meta
             scales = "default"

@@ -19,7 +19,8 @@ def main(src: str, dst: str) -> None:
              "#include <stdint.h>", "typedef struct {", " const char *name; unsigned type, flags, seq;",
              " const char *wire_hex; const char *packet_hex;",
              " uint32_t t_us; int16_t acc[3]; int16_t gyr[3]; const char *extra_hex;",
-             " unsigned proto_ver, imu_model; uint32_t odr_mhz, acc_bits, gyr_bits; unsigned acc_range, gyr_range;",
+             " unsigned proto_ver, imu_model; uint32_t odr_mhz, acc_bits, gyr_bits;",
+             " unsigned acc_range, gyr_range;",
              " uint64_t uid; unsigned fw_ver;",
              " uint32_t samples_total, tx_dropped, fifo_overruns; unsigned crc_rx_errors;",
              " uint32_t token, t_us_rx, odr_arg; const char *text; unsigned text_len; const char *body_hex;",
@@ -46,7 +47,8 @@ def main(src: str, dst: str) -> None:
     lines += [f' {{"{c["decoded_hex"]}", "{c["encoded_hex"]}"}},' for c in doc["cobs"]]
     lines += ["};", "static const struct { const char *name, *wire_hex, *counter; } VEC_INVALID[] = {"]
     lines += [f' {{"{v["name"]}", "{v["wire_hex"]}", "{v["counter"]}"}},' for v in doc["invalid"]]
-    lines += ["};", f'#define VEC_CRC_CHECK {doc["crc"]["check"]}u', f'#define VEC_MAX_WIRE {doc["limits"]["max_wire"]}u',
+    lines += ["};", f'#define VEC_CRC_CHECK {doc["crc"]["check"]}u',
+              f'#define VEC_MAX_WIRE {doc["limits"]["max_wire"]}u',
               "#define N_VEC_FRAMES (sizeof VEC_FRAMES / sizeof VEC_FRAMES[0])",
               "#define N_VEC_COBS (sizeof VEC_COBS / sizeof VEC_COBS[0])",
               "#define N_VEC_INVALID (sizeof VEC_INVALID / sizeof VEC_INVALID[0])", ""]

@@ -1,0 +1,276 @@
+/*
+ * imu_shim.h -- a tiny IMU backend behind one interface, chosen at compile time:
+ *   IMUWALK_SYNTHETIC_IMU   gait-like signal from a micros() tick scheduler (no sensor; used under simavr)
+ *   IMUWALK_IMU_LSM6DSO     ST LSM6DSO over I2C (Wire), INT1 = accelerometer data-ready
+ *   (default)               InvenSense MPU-6050 over I2C (Wire), INT = data-ready
+ * Data-ready: with IMUWALK_INT_PIN >= 0 an interrupt captures micros() at the data-ready edge; with -1 the
+ * status register is polled over I2C and the time of detection is used.
+ * Counts are raw int16 in the sensor's axes; scales (g/LSB, dps/LSB) go to the host in META.
+ */
+#ifndef IMUWALK_IMU_SHIM_H
+#define IMUWALK_IMU_SHIM_H
+
+#include <Arduino.h>
+
+#include "imuwalk_proto.h"
+
+#ifndef IMUWALK_INT_PIN
+#define IMUWALK_INT_PIN 2
+#endif
+
+typedef struct {
+    uint32_t t_us;  /* device micros() at the data-ready moment */
+    int16_t acc[3];
+    int16_t gyr[3];
+} imu_sample_t;
+
+/* ---------------------------------------------------------------------------------------------------------- */
+#if defined(IMUWALK_SYNTHETIC_IMU)
+
+static uint32_t imu_period_us = 5000;
+static uint32_t imu_next_us = 0;
+static uint32_t imu_count = 0;
+
+/* 1/4096 g per LSB (+-8 g), 1/32.8 dps per LSB (+-1000 dps): the MPU-6050 settings below */
+static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
+{
+    imu_period_us = (uint32_t)(1000000000.0 / (double)odr_mhz + 0.5);
+    imu_next_us = micros() + imu_period_us;
+    m->imu_model = IW_IMU_SYNTHETIC;
+    m->odr_mhz = odr_mhz;
+    m->acc_scale = 1.0f / 4096.0f;
+    m->gyr_scale = 1.0f / 32.8f;
+    m->acc_range_g = 8;
+    m->gyr_range_dps = 1000;
+    return true;
+}
+
+/* Shank-like gait at 0.9 strides/s: sagittal gyro (z) swing peak ~300 dps in 60-100 % of the cycle, a heel-strike
+ * acceleration spike at 0 %, gravity on x.  A deterministic pseudo-random dither (LCG) adds sensor-like noise. */
+static void imu_synth(uint32_t n, imu_sample_t *s)
+{
+    static uint16_t lcg = 12345;
+    const float stride_s = 1.0f / 0.9f;
+    float t = (float)n * (float)imu_period_us * 1e-6f;
+    float ph = t / stride_s;
+    float gz, ax, ay, spike;
+    ph -= (float)(long)ph; /* 0..1 */
+    if (ph > 0.6f) {
+        gz = 300.0f * sinf((ph - 0.6f) * (3.14159265f / 0.4f)); /* swing */
+    } else {
+        gz = -40.0f * sinf(ph * (3.14159265f / 0.6f)); /* stance roll-over */
+    }
+    spike = ph < 0.04f ? 2.5f * (1.0f - ph / 0.04f) : 0.0f; /* heel strike, g */
+    ax = 1.0f + 0.3f * sinf(ph * 6.2831853f) + spike;
+    ay = 0.2f * sinf(ph * 6.2831853f + 1.0f) + 0.5f * spike;
+    lcg = (uint16_t)(lcg * 25173u + 13849u);
+    s->acc[0] = (int16_t)(ax * 4096.0f) + (int16_t)((lcg >> 12) & 7) - 3;
+    s->acc[1] = (int16_t)(ay * 4096.0f) + (int16_t)((lcg >> 8) & 7) - 3;
+    s->acc[2] = (int16_t)(0.1f * 4096.0f);
+    s->gyr[0] = (int16_t)((lcg >> 4) & 3) - 1;
+    s->gyr[1] = (int16_t)(lcg & 3) - 1;
+    s->gyr[2] = (int16_t)(gz * 32.8f);
+}
+
+/* true when a tick is due; *missed = ticks skipped because loop() was late (counted as OVERRUN) */
+static bool imu_read(imu_sample_t *s, uint8_t *missed)
+{
+    uint32_t now = micros();
+    *missed = 0;
+    if ((int32_t)(now - imu_next_us) < 0) {
+        return false;
+    }
+    s->t_us = now; /* like a data-ready ISR: the time we saw the tick */
+    imu_next_us += imu_period_us;
+    while ((int32_t)(now - imu_next_us) >= 0) { /* more than one period late: skip, count */
+        imu_next_us += imu_period_us;
+        imu_count++;
+        if (*missed < 255) {
+            (*missed)++;
+        }
+    }
+    imu_synth(imu_count++, s);
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+#else /* real sensors over I2C */
+
+#include <Wire.h>
+
+static volatile uint32_t imu_drdy_us = 0;
+static volatile uint8_t imu_drdy_count = 0;
+static uint8_t imu_seen_count = 0;
+
+static void imu_drdy_isr(void)
+{
+    imu_drdy_us = micros();
+    imu_drdy_count++;
+}
+
+static void imu_wr(uint8_t addr, uint8_t reg, uint8_t v)
+{
+    Wire.beginTransmission(addr);
+    Wire.write(reg);
+    Wire.write(v);
+    Wire.endTransmission();
+}
+
+static uint8_t imu_rd(uint8_t addr, uint8_t reg, uint8_t *buf, uint8_t n)
+{
+    uint8_t i = 0;
+    Wire.beginTransmission(addr);
+    Wire.write(reg);
+    if (Wire.endTransmission(false) != 0) {
+        return 0;
+    }
+    Wire.requestFrom(addr, n);
+    while (Wire.available() && i < n) {
+        buf[i++] = (uint8_t)Wire.read();
+    }
+    return i;
+}
+
+/* Common data-ready logic: returns true with the timestamp of a new sample, *missed = lost DRDY edges. */
+static bool imu_ready(uint8_t addr, uint8_t status_reg, uint8_t status_mask, uint32_t *t_us, uint8_t *missed)
+{
+    *missed = 0;
+#if IMUWALK_INT_PIN >= 0
+    uint8_t c;
+    noInterrupts();
+    c = imu_drdy_count;
+    *t_us = imu_drdy_us;
+    interrupts();
+    if (c == imu_seen_count) {
+        return false;
+    }
+    *missed = (uint8_t)(c - imu_seen_count - 1u);
+    imu_seen_count = c;
+    (void)addr;
+    (void)status_reg;
+    (void)status_mask;
+    return true;
+#else
+    uint8_t st = 0;
+    if (imu_rd(addr, status_reg, &st, 1) != 1 || (st & status_mask) == 0) {
+        return false;
+    }
+    *t_us = micros();
+    return true;
+#endif
+}
+
+static void imu_attach_drdy(void)
+{
+#if IMUWALK_INT_PIN >= 0
+    pinMode(IMUWALK_INT_PIN, INPUT);
+    attachInterrupt(digitalPinToInterrupt(IMUWALK_INT_PIN), imu_drdy_isr, RISING);
+#endif
+}
+
+#if defined(IMUWALK_IMU_LSM6DSO)
+#ifndef IMUWALK_LSM6DSO_ADDR
+#define IMUWALK_LSM6DSO_ADDR 0x6A
+#endif
+static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
+{
+    static const uint16_t odrs[] = {13, 26, 52, 104, 208, 416, 833, 1666};
+    uint8_t who = 0, code = 1, i;
+    Wire.begin();
+    Wire.setClock(400000);
+    if (imu_rd(IMUWALK_LSM6DSO_ADDR, 0x0F, &who, 1) != 1 || who != 0x6C) {
+        return false;
+    }
+    for (i = 0; i < 8; i++) { /* smallest supported ODR >= requested */
+        code = (uint8_t)(i + 1);
+        if ((uint32_t)odrs[i] * 1000u >= odr_mhz) {
+            break;
+        }
+    }
+    imu_wr(IMUWALK_LSM6DSO_ADDR, 0x12, 0x44);                        /* CTRL3_C: BDU, IF_INC */
+    imu_wr(IMUWALK_LSM6DSO_ADDR, 0x10, (uint8_t)((code << 4) | 0x0C)); /* CTRL1_XL: ODR, +-8 g */
+    imu_wr(IMUWALK_LSM6DSO_ADDR, 0x11, (uint8_t)((code << 4) | 0x08)); /* CTRL2_G: ODR, 1000 dps */
+    imu_wr(IMUWALK_LSM6DSO_ADDR, 0x0D, 0x01);                        /* INT1_CTRL: DRDY_XL */
+    imu_attach_drdy();
+    m->imu_model = IW_IMU_LSM6DSO;
+    m->odr_mhz = code == 1 ? 12500u : (uint32_t)odrs[code - 1] * 1000u;
+    m->acc_scale = 0.000244f; /* g/LSB at +-8 g */
+    m->gyr_scale = 0.035f;    /* dps/LSB at 1000 dps */
+    m->acc_range_g = 8;
+    m->gyr_range_dps = 1000;
+    return true;
+}
+
+static bool imu_read(imu_sample_t *s, uint8_t *missed)
+{
+    uint8_t b[12], i;
+    if (!imu_ready(IMUWALK_LSM6DSO_ADDR, 0x1E, 0x01, &s->t_us, missed)) {
+        return false;
+    }
+    if (imu_rd(IMUWALK_LSM6DSO_ADDR, 0x22, b, 12) != 12) { /* OUTX_L_G .. OUTZ_H_A, little-endian */
+        return false;
+    }
+    for (i = 0; i < 3; i++) {
+        s->gyr[i] = (int16_t)(b[2 * i] | (b[2 * i + 1] << 8));
+        s->acc[i] = (int16_t)(b[6 + 2 * i] | (b[7 + 2 * i] << 8));
+    }
+    return true;
+}
+
+#else /* MPU-6050 */
+#ifndef IMUWALK_MPU6050_ADDR
+#define IMUWALK_MPU6050_ADDR 0x68
+#endif
+static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
+{
+    uint8_t who = 0;
+    uint32_t div;
+    Wire.begin();
+    Wire.setClock(400000);
+    if (imu_rd(IMUWALK_MPU6050_ADDR, 0x75, &who, 1) != 1 || (who & 0x7E) != 0x68) {
+        return false;
+    }
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x6B, 0x01); /* PWR_MGMT_1: wake, PLL with gyro X */
+    delay(50);
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x1A, 0x02); /* CONFIG: DLPF 94/98 Hz -> 1 kHz internal rate */
+    div = odr_mhz ? (1000000u + odr_mhz / 2u) / odr_mhz : 5u;
+    if (div < 1u) {
+        div = 1u;
+    }
+    if (div > 256u) {
+        div = 256u;
+    }
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x19, (uint8_t)(div - 1u)); /* SMPLRT_DIV: 1 kHz / div */
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x1B, 0x10);               /* GYRO_CONFIG: +-1000 dps */
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x1C, 0x10);               /* ACCEL_CONFIG: +-8 g */
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x37, 0x10);               /* INT_PIN_CFG: active high, clear on any read */
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x38, 0x01);               /* INT_ENABLE: DATA_RDY */
+    imu_attach_drdy();
+    m->imu_model = IW_IMU_MPU6050;
+    m->odr_mhz = 1000000u / div;
+    m->acc_scale = 1.0f / 4096.0f;
+    m->gyr_scale = 1.0f / 32.8f;
+    m->acc_range_g = 8;
+    m->gyr_range_dps = 1000;
+    return true;
+}
+
+static bool imu_read(imu_sample_t *s, uint8_t *missed)
+{
+    uint8_t b[14], i;
+    if (!imu_ready(IMUWALK_MPU6050_ADDR, 0x3A, 0x01, &s->t_us, missed)) {
+        return false;
+    }
+    if (imu_rd(IMUWALK_MPU6050_ADDR, 0x3B, b, 14) != 14) { /* ACCEL_XOUT_H .. GYRO_ZOUT_L, big-endian */
+        return false;
+    }
+    for (i = 0; i < 3; i++) {
+        s->acc[i] = (int16_t)((b[2 * i] << 8) | b[2 * i + 1]);
+        s->gyr[i] = (int16_t)((b[8 + 2 * i] << 8) | b[9 + 2 * i]);
+    }
+    return true;
+}
+#endif /* sensor choice */
+#endif /* synthetic or real */
+
+#endif /* IMUWALK_IMU_SHIM_H */

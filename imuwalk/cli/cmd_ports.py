@@ -1,0 +1,55 @@
+"""`imuwalk ports`: list the serial ports a sensor could be on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "ports"
+HELP = "list candidate serial ports (USB serial adapters, Arduino/ESP32 boards)"
+DESCRIPTION = """List the serial ports present (via pyserial's serial.tools.list_ports) with their
+description and USB ids. Likely IMU boards (USB CDC / common USB-serial chips) are listed first."""
+EPILOG = """examples:
+  imuwalk ports
+  imuwalk ports --json
+  imuwalk stream --port /dev/ttyACM0      # then read one"""
+
+#: USB vendor ids of boards and USB-serial chips an IMU logger typically uses.
+LIKELY_VIDS = {0x2341: "Arduino", 0x2A03: "Arduino", 0x239A: "Adafruit", 0x303A: "Espressif",
+               0x2E8A: "Raspberry Pi", 0x10C4: "Silicon Labs CP210x", 0x1A86: "WCH CH34x",
+               0x0403: "FTDI", 0x1915: "Nordic", 0x16C0: "Teensy"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--all", action="store_true", help="include ports without USB ids (e.g. ttyS*)")
+
+
+def list_ports(include_all: bool = False) -> list[dict]:
+    """Serial ports as dicts (device, description, hwid, vid, pid, serial_number, manufacturer, likely)."""
+    from serial.tools import list_ports
+
+    out = []
+    for p in list_ports.comports():
+        if p.vid is None and not include_all:
+            continue
+        out.append({"device": p.device, "description": p.description, "hwid": p.hwid, "vid": p.vid,
+                    "pid": p.pid, "serial_number": p.serial_number, "manufacturer": p.manufacturer,
+                    "likely": LIKELY_VIDS.get(p.vid) if p.vid is not None else None})
+    out.sort(key=lambda d: (d["likely"] is None, d["device"]))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    ports = list_ports(args.all)
+    if args.json:
+        print(json.dumps(ports, indent=2))
+        return 0
+    if not ports:
+        print("no serial ports found" + ("" if args.all else " (use --all to include ports without USB ids)"))
+        return 0
+    for d in ports:
+        ids = f"{d['vid']:04x}:{d['pid']:04x}" if d["vid"] is not None else "-"
+        hint = f"  [{d['likely']}]" if d["likely"] else ""
+        print(f"{d['device']}\t{ids}\t{d['description']}{hint}")
+    return 0
