@@ -1,0 +1,3 @@
+from imuwalk.cli.main import main
+
+raise SystemExit(main())
