@@ -120,3 +120,26 @@ def test_all_backward_session_with_stored_mount():
     # the automatic mode alone would call them forward (and says so with the flag)
     auto = imuwalk.detect_steps(r.t[m], r.acc[m], r.gyr[m], placement="foot")
     assert auto.auto_direction and np.mean(auto.events["direction"] == 1) >= 0.9
+
+
+@pytest.mark.realdata
+def test_uci_direction_with_explicit_mount():
+    """The VN-200 sits in its body frame (x forward, y right, z down): Mount(right='+y')."""
+    recs = _uci()
+    _check(_pooled([(r, Mount(right="+y", side="left")) for r in recs]))
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name,right", [("gaitmap", "-y"), ("ipol", "+y")])
+def test_forward_datasets_with_explicit_mount(name, right):
+    """gaitmap's foot frame has y to the left, IPOL's MTw y to the right: every stride comes out +1."""
+    require_data()
+    from imuwalk.datasets import load
+
+    dirs = []
+    for r in load(name):
+        ev = imuwalk.detect_steps(r.t, r.acc, r.gyr, placement=r.placement, mount=Mount(right=right)).events
+        a, b = r.region
+        dirs.append(ev["direction"][(ev["t_ic"] >= a) & (ev["t_ic"] <= b)])
+    d = np.concatenate(dirs)
+    assert np.mean(d == 1) >= 0.99, np.mean(d == 1)
