@@ -120,6 +120,9 @@ class Pipeline:
         meta = getattr(self.source, "meta", None)
         if self.recorder is not None and meta is not None and hasattr(self.recorder, "set_meta"):
             self._record(self.recorder.set_meta, meta)
+        params = getattr(self.detector, "params_", None)
+        if self.recorder is not None and params is not None and hasattr(self.recorder, "set_params"):
+            self.recorder.set_params(params, getattr(self.detector, "placement", None))
         raw_hook = getattr(self.source, "add_raw_listener", None)
         if self.recorder is not None and callable(raw_hook) and getattr(self.recorder, "raw_log_path", None):
             raw_hook(self._raw)

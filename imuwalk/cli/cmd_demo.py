@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -88,113 +87,58 @@ def run(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".h5", ".hdf5"):
         raise UsageError(f"--record: use a .h5 file name, got {str(path)!r}")
 
-    from imuwalk.core.detector import StepDetector
+    from imuwalk.cli.session import LiveSession, MountPlan
     from imuwalk.core.direction import Mount
-    from imuwalk.core.summary import summarize
-    from imuwalk.pipeline import Pipeline
-    from imuwalk.sinks.hdf5 import Recorder
     from imuwalk.sources.emulator import DeviceEmulator
     from imuwalk.sources.gaitgen import generate_walk
-    from imuwalk.sources.serial import SerialSource
 
     walk = generate_walk(duration_s=args.duration, rate_hz=args.rate, placement="shank",
                          segments=demo_segments(args.duration), seed=args.seed)
     # The emulated sensor sits in gaitgen's leg frame: +y points to the wearer's right.
     mount = Mount(right="+y", side=walk.side, source="given")
     emu = DeviceEmulator.from_walk(walk)
-    try:
-        recorder = Recorder(path, meta=emu.meta, placement="shank", mount=mount.to_dict(),
-                            session={"kind": "demo", "seed": args.seed, "duration_s": args.duration},
-                            overwrite=args.force)
-    except FileExistsError as e:
-        raise CliError(f"{e}") from None
-    det = StepDetector(placement="shank", mount=mount)
+    show = not args.json and args.verbosity >= 0
+    sess = LiveSession("", meta=emu.meta, reconnect=False, placement="shank",
+                       plan=MountPlan("given", mount=mount), record=path, force=args.force,
+                       session_attrs={"kind": "demo", "seed": args.seed, "duration_s": args.duration},
+                       goal_minutes=args.goal, display="auto" if show else "none", plain_interval_s=5.0,
+                       log=lambda msg, level=0: info(args, msg, level=level), announce=False)
+    sess.check()  # an existing --record file etc.: one line, before anything starts
     port = emu.run_pty()
     info(args, f"emulated device streaming on {port} ({emu.rate_hz:.0f} Hz, {args.duration:g} s)", level=1)
-    src = SerialSource(port, reconnect=False, default_meta=emu.meta,
-                       on_raw=lambda data, _t: recorder.write_raw(data))
-    stop = threading.Event()
-    # safety net: never hang if the link stalls
-    watchdog = threading.Timer(args.duration + 15.0, stop.set)
-    watchdog.daemon = True
-    dash = None
-    rec_state = {"path": str(path), "state": "recording", "samples": 0}
-
-    def rec_status() -> dict:
-        rec_state["samples"] = recorder.n_samples
-        return dict(rec_state)
-
-    if not args.json and args.verbosity >= 0:
-        from imuwalk.cli.dashboard import Dashboard
-
-        dash = Dashboard(goal_minutes=args.goal, title=f"imuwalk demo — emulated sensor on {port}",
-                         plain_interval_s=5.0)
-
-    def on_rows(rows) -> None:
-        if dash is not None:
-            dash.update(rows, src.stats, rec_status())
-
-    def on_tick(_stats: dict) -> None:
-        if dash is not None:
-            dash.update(None, src.stats, rec_status())
-
-    pipe = Pipeline(src, det, recorder=recorder, on_rows=on_rows, on_tick=on_tick, tick_s=0.25)
-    interrupted = False
+    sess.port = port
+    sess.title = f"imuwalk demo — emulated sensor on {port}"
     try:
-        src.start()
-        watchdog.start()
-        if dash is not None:
-            dash.start()
-        # data time of the last sample = duration - 1/rate: stop when it has arrived
-        res = pipe.run(stop_event=stop, duration_s=max(0.5, emu.duration_s - 1.5 / emu.rate_hz))
-        interrupted = bool(res.stats.get("interrupted"))
-    except KeyboardInterrupt:
-        interrupted = True
-        res = None
+        # data time of the last sample = duration - 1/rate: stop when it has arrived;
+        # timeout_s is the safety net that never lets a stalled link hang the demo
+        res = sess.run(duration_s=max(0.5, emu.duration_s - 1.5 / emu.rate_hz), timeout_s=args.duration + 15.0)
     finally:
-        watchdog.cancel()
         emu.stop()
-        src.stop()
-        try:
-            recorder.close()
-        except OSError:
-            pass
-        if dash is not None:
-            rec_state["state"] = "finalized"
-            dash.update(None, src.stats, rec_status())
-            dash.stop()
-    rows = res.rows if res is not None else det.events_
-    summary = summarize(rows, goal_minutes=args.goal)
-    link = _link_dict(src.stats)
-    rec_err = res.stats.get("recorder_error") if res is not None else None
+    summary, link = res.summary, _link_dict(res.link)
+    n_samples = res.recording["samples"] if res.recording else 0
+    rec_err = res.recorder_error
     if args.json:
-        from imuwalk.sinks.jsonout import dumps, result_document
+        from imuwalk.sinks.jsonout import dumps
 
-        doc = result_document(rows, summary, extra={
-            "link": link,
-            "recording": {"path": str(path), "samples": int(recorder.n_samples), "error": rec_err},
-            "mount": mount.to_dict(),
-            "demo": _truth(emu, walk),
-        })
-        print(dumps(doc))
+        print(dumps(res.document(extra={"demo": _truth(emu, walk)})))
     else:
         out = sys.stdout
         print(file=out)
-        print("Session summary" + (" (interrupted)" if interrupted else ""), file=out)
+        print("Session summary" + (" (interrupted)" if res.interrupted else ""), file=out)
         print(summary.text(), file=out)
         t = _truth(emu, walk)
         print(f"Emulated walk: {t['strides_forward']} forward + {t['strides_backward']} backward strides; "
               f"detected {summary.strides_forward} + {summary.strides_backward}", file=out)
         print(f"Link: {link.get('samples', 0)} samples, {link.get('frames_lost', 0)} frames lost, "
               f"{link.get('crc_errors', 0)} CRC errors", file=out)
-        print(f"Recording: {path} ({recorder.n_samples} samples)", file=out)
+        print(f"Recording: {path} ({n_samples} samples)", file=out)
         print(f"Next: imuwalk detect {path}   |   imuwalk report {path} -o report.png", file=out)
     if rec_err:
         raise CliError(f"recording failed: {rec_err}")
-    return 130 if interrupted else 0
+    return 130 if res.interrupted else 0
 
 
 def _link_dict(stats: dict) -> dict:
-    keys = ("rate_hz", "samples", "frames_ok", "frames_lost", "crc_errors", "cobs_errors", "reconnects",
-            "queue_drops", "port", "connected")
-    return {k: stats[k] for k in keys if k in stats}
+    from imuwalk.cli.session import link_dict
+
+    return link_dict(stats)

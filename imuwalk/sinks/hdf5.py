@@ -80,6 +80,11 @@ def _utcnow() -> str:
 
 def _jsonable(obj: Any) -> Any:
     """Plain JSON-ready form of dataclasses, numpy values, paths, enums, bytes."""
+    if hasattr(obj, "to_dict") and not isinstance(obj, type):
+        try:
+            return _jsonable(obj.to_dict())
+        except Exception:  # noqa: BLE001 - best effort provenance
+            pass
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
@@ -94,11 +99,6 @@ def _jsonable(obj: Any) -> Any:
         return obj.hex()
     if isinstance(obj, (str, int, float, bool)) or obj is None:
         return obj
-    if hasattr(obj, "to_dict"):
-        try:
-            return _jsonable(obj.to_dict())
-        except Exception:  # noqa: BLE001 - best effort provenance
-            pass
     if hasattr(obj, "value") and hasattr(obj, "name"):  # enums
         return _jsonable(obj.value)
     return str(obj)
@@ -321,6 +321,12 @@ class Recorder:
             self._meta = meta
         else:
             self.write_event("meta", meta)
+
+    def set_params(self, params: Any, placement: str | None = None) -> None:
+        """Detector parameters (and placement) known only after construction; stored at ``close()``."""
+        self._late = {"detector_params_json": _dumps(params)}
+        if placement:
+            self._late["placement"] = str(placement)
 
     def write_block(self, block: SampleBlock) -> None:
         """Enqueue a SampleBlock (non-blocking)."""
@@ -792,6 +798,10 @@ class Recorder:
             st = dict(self.stats)
             st["si_mismatch_samples"] = self._si_mismatch
             f.attrs["recorder_stats_json"] = _dumps(st)
+            for k, v in getattr(self, "_late", {}).items():
+                f.attrs[k] = v
+                if k == "detector_params_json":
+                    f["strides"].attrs[k] = v
             f.attrs["complete"] = True
             f.flush()
             os.fsync(f.id.get_vfd_handle())
@@ -1252,9 +1262,7 @@ def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
     placement = params = mount = None
     if like is not None:
         try:
-            import h5py
-
-            with h5py.File(like, "r", swmr=True) as f:
+            with _open_h5(like) as f:
                 placement = _attr(f.attrs.get("placement", "")) or None
                 params = json.loads(_attr(f.attrs.get("detector_params_json", "null")))
                 mount = json.loads(_attr(f.attrs.get("mount_json", "null")))
