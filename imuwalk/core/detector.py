@@ -17,6 +17,7 @@ from imuwalk.core.rows import empty_rows
 
 PLACEMENTS = {"shank": "shank", "ankle": "shank", "foot": "foot"}
 
+_F8 = np.dtype(np.float64)
 _EMPTY = empty_rows(0)
 _EMPTY.flags.writeable = False
 
@@ -246,33 +247,37 @@ class StepDetector:
         """Feed samples: t (N,) s, acc (N, 3) m/s², gyr (N, 3) rad/s. Returns rows finalized now."""
         if self.finished_:
             raise ValueError("update: the detector was finished; call reset() to start a new stream")
-        t, acc, gyr = _check_shapes(t, acc, gyr)
+        if not (type(t) is np.ndarray and type(acc) is np.ndarray and type(gyr) is np.ndarray
+                and t.dtype == _F8 and acc.dtype == _F8 and gyr.dtype == _F8 and t.ndim == 1
+                and acc.shape == gyr.shape == (t.shape[0], 3)
+                and t.flags.c_contiguous and acc.flags.c_contiguous and gyr.flags.c_contiguous):
+            t, acc, gyr = _check_shapes(t, acc, gyr)
         n = t.shape[0]
         if n == 0:
             return _EMPTY
-        _check_time(t, self._t_last)
         if self._R is not None:
             acc = acc @ self._R.T
             gyr = gyr @ self._R.T
-        need = self._rows_bound(t)
-        if self._buf.shape[0] < need:
-            self._buf = np.empty((need, K.N_OUT))
-        parts = []
-        start = 0
-        while True:
-            n_out, n_nan, done = K.step_chunk(t[start:], acc[start:], gyr[start:], self._P, self._S, self._buf)
-            self.n_nan_skipped_ += int(n_nan)
-            rows = self._finalize_rows(n_out)
-            start += int(done)
-            if start >= n:
-                break
-            parts.append(rows)  # buffer was full: keep the rows, grow, continue
-            self._buf = np.empty((2 * self._buf.shape[0], K.N_OUT))
+        if n // 2 + 3 > self._buf.shape[0]:
+            self._buf = np.empty((self._rows_bound(t), K.N_OUT))
+        n_out, n_nan, done, bad = K.step_chunk(t, acc, gyr, self._P, self._S, self._buf, self._t_last)
+        if bad >= 0:
+            _check_time(t, self._t_last)  # raises the clear error
+        self.n_nan_skipped_ += n_nan
+        rows = self._finalize_rows(n_out)
+        if done < n:
+            parts = [rows]
+            start = done
+            while start < n:  # the buffer was full: keep the rows, grow, continue
+                self._buf = np.empty((2 * self._buf.shape[0], K.N_OUT))
+                n_out, n_nan, done, _ = K.step_chunk(t[start:], acc[start:], gyr[start:], self._P, self._S,
+                                                     self._buf, -np.inf)
+                self.n_nan_skipped_ += n_nan
+                parts.append(self._finalize_rows(n_out))
+                start += done
+            rows = np.concatenate(parts)
         self._t_last = t[-1]
         self.n_samples_ += n
-        if parts:
-            parts.append(rows)
-            return np.concatenate(parts)
         return rows
 
     def finish(self) -> np.ndarray:
@@ -318,7 +323,7 @@ class StepDetector:
         ms = self.params_.min_stride_s
         if ms <= 0.0:
             return n // 2 + 3
-        return min(n // 2 + 3, int((t[-1] - t[0]) / ms) + 4)
+        return max(64, min(n // 2 + 3, int((float(t[-1]) - float(t[0])) / ms) + 4))
 
     def _finalize_rows(self, n_out: int) -> np.ndarray:
         if n_out == 0:

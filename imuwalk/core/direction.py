@@ -148,36 +148,54 @@ class DirectionDecider:
         self._ref = m / np.linalg.norm(m)
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
-        """Fill ``direction``, ``direction_confidence`` and flags of ``rows`` in place; returns rows."""
-        for r in rows:
-            ax = np.array([r["swing_axis_x"], r["swing_axis_y"], r["swing_axis_z"]])
-            nrm = np.linalg.norm(ax)
-            if nrm < 1e-9:
-                r["direction"] = 0
-                r["direction_confidence"] = 0.0
-                continue
-            ax = ax / nrm
-            if self.auto_:
-                self._update_auto(ax, float(r["quality"]))
-                r["flags"] |= FLAG_AUTO_DIRECTION
-            if self._ref is None:
-                r["direction"] = 0
-                r["direction_confidence"] = 0.0
-                continue
-            c = float(ax @ self._ref)
-            if abs(c) < self.min_cos:
-                r["direction"] = 0
-                r["direction_confidence"] = float(1.0 - abs(c) / self.min_cos) * 0.5
-            else:
-                r["direction"] = 1 if c > 0 else -1
-                conf = (abs(c) - self.min_cos) / (1.0 - self.min_cos)
-                r["direction_confidence"] = float(np.clip(0.5 + 0.5 * conf, 0.0, 1.0) * min(1.0, r["quality"] + 0.3))
-            # the mounting-free cue: skew(w) * skew(dw/dt) > 0 suggests backward
-            cue = float(r["direction_cue"])
-            if r["direction"] != 0 and abs(cue) > 0.3 and np.sign(-cue) != r["direction"]:
-                r["flags"] |= FLAG_CUE_DISAGREES
-                self.cue_warnings_ += 1
+        """Fill ``direction``, ``direction_confidence`` and flags of ``rows`` in place; returns rows.
+
+        Rows are taken in order; while the automatic mode is still voting, one at a time (each
+        vote can move the reference), then all at once.
+        """
+        n = rows.shape[0]
+        if n == 0:
+            return rows
+        ax = np.stack([rows["swing_axis_x"], rows["swing_axis_y"], rows["swing_axis_z"]], axis=1)
+        # elementwise (not BLAS/reductions) so that results do not depend on how rows are batched
+        nrm = np.sqrt(ax[:, 0] * ax[:, 0] + ax[:, 1] * ax[:, 1] + ax[:, 2] * ax[:, 2])
+        valid = nrm > 1e-9
+        ax[valid] /= nrm[valid, None]
+        if self.auto_:
+            rows["flags"] |= FLAG_AUTO_DIRECTION
+        i = 0
+        while self.auto_ and len(self._votes) < self.auto_votes and i < n:
+            if valid[i]:
+                self._update_auto(ax[i], float(rows["quality"][i]))
+            self._decide(rows[i:i + 1], ax[i:i + 1], valid[i:i + 1])
+            i += 1
+        if i < n:
+            self._decide(rows[i:], ax[i:], valid[i:])
         return rows
+
+    def _decide(self, rows: np.ndarray, ax: np.ndarray, valid: np.ndarray) -> None:
+        """Vectorized decision for rows with unit swing axes ``ax`` (rows where ``valid``)."""
+        if self._ref is None:
+            rows["direction"] = 0
+            rows["direction_confidence"] = 0.0
+            return
+        r = self._ref
+        c = ax[:, 0] * r[0] + ax[:, 1] * r[1] + ax[:, 2] * r[2]
+        a = np.abs(c)
+        side = a < self.min_cos
+        d = np.where(side, 0, np.where(c > 0, 1, -1)).astype(np.int8)
+        conf_other = (1.0 - a / self.min_cos) * 0.5
+        conf = (a - self.min_cos) / (1.0 - self.min_cos)
+        conf_dir = np.clip(0.5 + 0.5 * conf, 0.0, 1.0) * np.minimum(1.0, rows["quality"] + 0.3)
+        d[~valid] = 0
+        rows["direction"] = d
+        rows["direction_confidence"] = np.where(valid, np.where(side, conf_other, conf_dir), 0.0)
+        # the mounting-free cue: skew(w) * skew(dw/dt) > 0 suggests backward
+        cue = rows["direction_cue"]
+        disagree = valid & (d != 0) & (np.abs(cue) > 0.3) & (np.sign(-cue) != d)
+        if disagree.any():
+            rows["flags"][disagree] |= FLAG_CUE_DISAGREES
+            self.cue_warnings_ += int(disagree.sum())
 
 
 def _config_dir() -> Path:

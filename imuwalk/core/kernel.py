@@ -332,15 +332,33 @@ def _end_lobe(S, P, w_now, t_now):
 
 
 @njit(cache=True, nogil=True)
-def step_chunk(t, acc, gyr, P, S, out):
+def check_time(t, t_last):
+    """Index of the first timestamp that is not finite or not after its predecessor (``t_last``
+    before ``t[0]``), or -1 when ``t`` is valid."""
+    prev = t_last
+    for i in range(t.shape[0]):
+        ti = t[i]
+        if not np.isfinite(ti) or not ti > prev:
+            return i
+        prev = ti
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def step_chunk(t, acc, gyr, P, S, out, t_last=-np.inf):
     """Run the detector over one chunk of samples.
 
     t (N,) float64 s strictly increasing (also across chunks); acc (N, 3) m/s²; gyr (N, 3) rad/s;
     P (N_PARAMS,) parameters; S (N_STATE,) state, updated in place; out (K, N_OUT) rows buffer.
-    Returns (rows written, samples skipped as NaN/corrupt, samples consumed). When ``out`` is full
-    the call stops before the next sample; the caller drains ``out`` and calls again with the rest
-    (all state is in ``S``, so this does not change the result).
+    Returns (rows written, samples skipped as NaN/corrupt, samples consumed, bad time index). The
+    timestamps are checked first (finite, strictly increasing, after ``t_last``): on the first bad
+    one nothing is processed and its index is returned (else -1). When ``out`` is full the call
+    stops before the next sample; the caller drains ``out`` and calls again with the rest (all state
+    is in ``S``, so this does not change the result).
     """
+    bad = check_time(t, t_last)
+    if bad >= 0:
+        return 0, 0, 0, bad
     n_out = 0
     n_nan = 0
     n = t.shape[0]
@@ -351,7 +369,7 @@ def step_chunk(t, acc, gyr, P, S, out):
     ic_mode = int(P[P_IC_MODE])
     for i in range(n):
         if n_out >= out.shape[0]:
-            return n_out, n_nan, i
+            return n_out, n_nan, i, -1
         ti = t[i]
         gx = gyr[i, 0]
         gy = gyr[i, 1]
@@ -495,7 +513,7 @@ def step_chunk(t, acc, gyr, P, S, out):
                 if v > S[S_L_PK]:
                     S[S_L_PK] = v
                     S[S_L_TPK] = ti
-    return n_out, n_nan, n
+    return n_out, n_nan, n, -1
 
 
 @njit(cache=True, nogil=True)
@@ -506,16 +524,3 @@ def flush_pending(S, P, t_now, out):
         return 1
     S[S_P_ACTIVE] = 0.0
     return 0
-
-
-@njit(cache=True, nogil=True)
-def check_time(t, t_last):
-    """Index of the first timestamp that is not finite or not after its predecessor (``t_last``
-    before ``t[0]``), or -1 when ``t`` is valid."""
-    prev = t_last
-    for i in range(t.shape[0]):
-        ti = t[i]
-        if not np.isfinite(ti) or not ti > prev:
-            return i
-        prev = ti
-    return -1
