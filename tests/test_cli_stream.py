@@ -367,3 +367,16 @@ def test_calibration_that_cannot_finish_keeps_the_automatic_directions():
     assert len(done) == 1 and done[0][0] is None and "of 8" in done[0][1]
     with pytest.raises(ValueError, match="n_strides"):
         CalibratingDetector("shank", 2)
+
+
+def test_detect_replays_a_calibrated_recording_exactly(runs):
+    """The calibrated mount is written into the file at close, so replay decides like the live run."""
+    live = _doc(runs["calibrate_out"])
+    with Recording(runs["cal_h5"]) as rec:
+        assert np.allclose(rec.mount["right"], live["mount"]["right"])
+    p = subprocess.run([*CMD, "detect", str(runs["cal_h5"]), "--json"], env=_env(runs["dir"] / "cfg-y"),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    replay = json.loads(p.stdout)
+    assert [s["t_ic"] for s in replay["strides"]] == [s["t_ic"] for s in live["strides"]]
+    assert [s["direction"] for s in replay["strides"]] == [s["direction"] for s in live["strides"]]

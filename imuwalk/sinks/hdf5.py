@@ -324,9 +324,18 @@ class Recorder:
 
     def set_params(self, params: Any, placement: str | None = None) -> None:
         """Detector parameters (and placement) known only after construction; stored at ``close()``."""
-        self._late = {"detector_params_json": _dumps(params)}
+        late = getattr(self, "_late", {})
+        late["detector_params_json"] = _dumps(params)
         if placement:
-            self._late["placement"] = str(placement)
+            late["placement"] = str(placement)
+        self._late = late
+
+    def set_mount(self, mount: Any) -> None:
+        """The mount (``Mount.to_dict()`` or a dict) known only during the session (calibration);
+        replaces the file's ``mount_json`` at ``close()`` so that replay uses it."""
+        late = getattr(self, "_late", {})
+        late["mount_json"] = _dumps(mount)
+        self._late = late
 
     def write_block(self, block: SampleBlock) -> None:
         """Enqueue a SampleBlock (non-blocking)."""
