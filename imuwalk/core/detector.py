@@ -7,6 +7,7 @@ of the input (one sample at a time, random sizes, all at once) gives bit-identic
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -82,7 +83,7 @@ class DetectorParams:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
                 raise ValueError(f"{f.name}: expected a number, got {v!r}")
-            if not np.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s"):
+            if not math.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s"):
                 raise ValueError(f"{f.name}: expected a finite non-negative value, got {v!r}")
         for name in ("axis_tau_s", "gap_s", "min_swing_angle_rad", "min_swing_peak_rads", "hyst_rads"):
             if getattr(self, name) <= 0:

@@ -19,11 +19,13 @@ Three ways to know ``r``:
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 from imuwalk.core.rows import FLAG_AUTO_DIRECTION, FLAG_CUE_DISAGREES
 
@@ -133,69 +135,93 @@ class DirectionDecider:
         """Current forward swing axis (sensor frame) or None before any confident stride."""
         return self._ref
 
-    def _update_auto(self, ax: np.ndarray, quality: float) -> None:
+    def _update_auto(self, ax, quality: float) -> None:
+        """One vote of the automatic mode: the swing axes of the first confident strides, signed to
+        agree with the first, signed again by their majority, averaged."""
         if len(self._votes) >= self.auto_votes or quality < self.min_quality:
             return
-        self._votes.append(ax.copy())
-        v = np.array(self._votes)
-        ref = v[0]
-        s = np.sign(v @ ref)
-        s[s == 0] = 1.0
-        if s.sum() < 0:  # majority disagrees with the first: the first was the minority direction
-            ref = -ref
-            s = -s
-        m = (v * s[:, None]).mean(axis=0)
-        self._ref = m / np.linalg.norm(m)
+        self._votes.append((float(ax[0]), float(ax[1]), float(ax[2])))
+        r0, r1, r2 = self._votes[0]
+        signs = [1.0 if x * r0 + y * r1 + z * r2 >= 0.0 else -1.0 for x, y, z in self._votes]
+        if sum(signs) < 0:  # majority disagrees with the first: the first was the minority direction
+            signs = [-sg for sg in signs]
+        n = float(len(self._votes))
+        m = [sum(sg * v[k] for sg, v in zip(signs, self._votes, strict=True)) / n for k in range(3)]
+        nm = math.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
+        self._ref = np.array([m[0] / nm, m[1] / nm, m[2] / nm])
 
     def apply(self, rows: np.ndarray) -> np.ndarray:
         """Fill ``direction``, ``direction_confidence`` and flags of ``rows`` in place; returns rows.
 
         Rows are taken in order; while the automatic mode is still voting, one at a time (each
-        vote can move the reference), then all at once.
+        vote can move the reference), then all at once. The arithmetic is per row (Numba), so the
+        result does not depend on how rows are batched.
         """
         n = rows.shape[0]
         if n == 0:
             return rows
-        ax = np.stack([rows["swing_axis_x"], rows["swing_axis_y"], rows["swing_axis_z"]], axis=1)
-        # elementwise (not BLAS/reductions) so that results do not depend on how rows are batched
-        nrm = np.sqrt(ax[:, 0] * ax[:, 0] + ax[:, 1] * ax[:, 1] + ax[:, 2] * ax[:, 2])
-        valid = nrm > 1e-9
-        ax[valid] /= nrm[valid, None]
         if self.auto_:
             rows["flags"] |= FLAG_AUTO_DIRECTION
         i = 0
         while self.auto_ and len(self._votes) < self.auto_votes and i < n:
-            if valid[i]:
-                self._update_auto(ax[i], float(rows["quality"][i]))
-            self._decide(rows[i:i + 1], ax[i:i + 1], valid[i:i + 1])
+            x, y, z = float(rows["swing_axis_x"][i]), float(rows["swing_axis_y"][i]), float(rows["swing_axis_z"][i])
+            nrm = math.sqrt(x * x + y * y + z * z)
+            if nrm > 1e-9:
+                self._update_auto((x / nrm, y / nrm, z / nrm), float(rows["quality"][i]))
+            self._decide(rows, i, i + 1)
             i += 1
         if i < n:
-            self._decide(rows[i:], ax[i:], valid[i:])
+            self._decide(rows, i, n)
         return rows
 
-    def _decide(self, rows: np.ndarray, ax: np.ndarray, valid: np.ndarray) -> None:
-        """Vectorized decision for rows with unit swing axes ``ax`` (rows where ``valid``)."""
-        if self._ref is None:
-            rows["direction"] = 0
-            rows["direction_confidence"] = 0.0
-            return
-        r = self._ref
-        c = ax[:, 0] * r[0] + ax[:, 1] * r[1] + ax[:, 2] * r[2]
-        a = np.abs(c)
-        side = a < self.min_cos
-        d = np.where(side, 0, np.where(c > 0, 1, -1)).astype(np.int8)
-        conf_other = (1.0 - a / self.min_cos) * 0.5
-        conf = (a - self.min_cos) / (1.0 - self.min_cos)
-        conf_dir = np.clip(0.5 + 0.5 * conf, 0.0, 1.0) * np.minimum(1.0, rows["quality"] + 0.3)
-        d[~valid] = 0
-        rows["direction"] = d
-        rows["direction_confidence"] = np.where(valid, np.where(side, conf_other, conf_dir), 0.0)
+    def _decide(self, rows: np.ndarray, start: int, stop: int) -> None:
+        ref = self._ref
+        has_ref = ref is not None
+        r = ref if has_ref else _ZERO3
+        self.cue_warnings_ += int(_decide_rows(
+            rows["swing_axis_x"], rows["swing_axis_y"], rows["swing_axis_z"], rows["quality"],
+            rows["direction_cue"], rows["direction"], rows["direction_confidence"], rows["flags"],
+            start, stop, float(r[0]), float(r[1]), float(r[2]), has_ref, float(self.min_cos),
+            FLAG_CUE_DISAGREES))
+
+
+_ZERO3 = np.zeros(3)
+
+
+@njit(cache=True, nogil=True)
+def _decide_rows(ax, ay, az, quality, cue, direction, confidence, flags, start, stop, r0, r1, r2, has_ref,
+                 min_cos, flag_cue):
+    """Per-row direction decision (rows start..stop) against the forward swing axis (r0, r1, r2).
+
+    direction +1/-1 when |cos(swing axis, forward axis)| >= min_cos, else 0 (another rotation axis:
+    sideways, turning). Returns the number of rows whose mounting-free cue disagrees (flagged).
+    """
+    n_disagree = 0
+    for i in range(start, stop):
+        x = ax[i]
+        y = ay[i]
+        z = az[i]
+        nrm = np.sqrt(x * x + y * y + z * z)
+        if not nrm > 1e-9 or not has_ref:
+            direction[i] = 0
+            confidence[i] = 0.0
+            continue
+        c = (x / nrm) * r0 + (y / nrm) * r1 + (z / nrm) * r2
+        a = abs(c)
+        if a < min_cos:
+            direction[i] = 0
+            confidence[i] = (1.0 - a / min_cos) * 0.5
+            continue
+        d = 1 if c > 0.0 else -1
+        direction[i] = d
+        conf = min(1.0, max(0.0, 0.5 + 0.5 * ((a - min_cos) / (1.0 - min_cos))))
+        confidence[i] = conf * min(1.0, quality[i] + 0.3)
         # the mounting-free cue: skew(w) * skew(dw/dt) > 0 suggests backward
-        cue = rows["direction_cue"]
-        disagree = valid & (d != 0) & (np.abs(cue) > 0.3) & (np.sign(-cue) != d)
-        if disagree.any():
-            rows["flags"][disagree] |= FLAG_CUE_DISAGREES
-            self.cue_warnings_ += int(disagree.sum())
+        q = cue[i]
+        if abs(q) > 0.3 and (1 if q < 0.0 else -1) != d:
+            flags[i] |= flag_cue
+            n_disagree += 1
+    return n_disagree
 
 
 def _config_dir() -> Path:
