@@ -19,3 +19,30 @@ def require_data(*parts: str):
 @pytest.fixture
 def data_dir():
     return require_data()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_numba_cache():
+    """Compile (or load) the Numba kernels once, in this process, before any test.
+
+    On a fresh clone the on-disk cache is empty; without this, the first subprocesses started by the
+    CLI tests (several real-time demos at once) would each spend seconds compiling while the clock
+    of their emulated device runs on."""
+    import numpy as np
+
+    import imuwalk
+    from imuwalk.sources import protocol
+
+    t = np.arange(400) / 100.0
+    gyr = np.zeros((400, 3))
+    gyr[:, 1] = 4.0 * np.sin(2 * np.pi * t)
+    acc = np.zeros((400, 3))
+    acc[:, 2] = 9.81
+    imuwalk.detect_steps(t, acc, gyr, placement="shank")
+    imuwalk.detect_steps(t, acc, gyr, placement="foot")
+    det = imuwalk.StepDetector(placement="shank", mount=imuwalk.Mount(right="+y"))
+    det.update(t, acc, gyr)
+    det.finish()
+    frames = protocol.encode_samples(0, np.arange(3) * 1000, np.zeros((3, 3), np.int16), np.zeros((3, 3), np.int16))
+    protocol.FrameDecoder().feed(frames + protocol.encode_sample(3, 4000, (0, 0, 2048), (1, -1, 0)))
+    yield
