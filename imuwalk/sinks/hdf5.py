@@ -263,6 +263,7 @@ class Recorder:
             f.close()
             raise
         self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._wake = threading.Event()  # stop/sync: flush now instead of at the next interval
         self._error: RecorderError | None = None
         self._error_raised = False
         self._closed = False
@@ -370,6 +371,7 @@ class Recorder:
         self._check()
         done = threading.Event()
         self._q.put(("sync", done))
+        self._wake.set()
         done.wait(timeout)
         self._check()
 
@@ -378,6 +380,7 @@ class Recorder:
         if not self._closed:
             self._closed = True
             self._q.put(("stop", None))
+            self._wake.set()
             self._thread.join()
             if self._error is None:
                 try:
@@ -414,27 +417,38 @@ class Recorder:
         next_flush = time.monotonic() + self.flush_interval_s
         stop = False
         while not stop:
-            timeout = max(0.0, next_flush - time.monotonic())
-            try:
-                kind, item = self._q.get(timeout=timeout)
-            except queue.Empty:
-                kind, item = None, None
-            if kind == "stop":
-                stop = True
-            elif self._error is not None:
-                if kind == "sync":
-                    item.set()
-                continue  # failed: drop everything, keep the file as it is
-            elif kind == "block":
-                pend_blocks.append(item)
-            elif kind == "strides":
-                pend_strides.append(item)
-            elif kind == "raw":
-                pend_raw.append(item)
-            elif kind == "event":
-                pend_events.append(item)
-            elif kind == "sync":
-                syncs.append(item)
+            # sleep until the flush is due (or a stop/sync asks for it now), then take everything
+            # queued meanwhile: one wake-up per flush interval, not one per enqueued block
+            self._wake.wait(max(0.0, next_flush - time.monotonic()))
+            self._wake.clear()
+            while True:
+                try:
+                    kind, item = self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if kind == "stop":
+                    stop = True
+                elif self._error is not None:
+                    if kind == "sync":
+                        item.set()
+                    # failed: drop everything, keep the file as it is
+                elif kind == "block":
+                    pend_blocks.append(item)
+                elif kind == "strides":
+                    pend_strides.append(item)
+                elif kind == "raw":
+                    pend_raw.append(item)
+                elif kind == "event":
+                    pend_events.append(item)
+                elif kind == "sync":
+                    syncs.append(item)
+            if self._error is not None:
+                pend_blocks, pend_strides, pend_raw, pend_events = [], [], [], []
+                for ev in syncs:
+                    ev.set()
+                syncs = []
+                next_flush = time.monotonic() + self.flush_interval_s
+                continue
             now = time.monotonic()
             if stop or syncs or now >= next_flush:
                 if self._error is None and (pend_blocks or pend_strides or pend_raw or pend_events):
