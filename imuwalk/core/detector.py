@@ -48,8 +48,9 @@ class DetectorParams:
     fc_search_s: float = 0.3
     fc_offset_s: float = 0.0
     min_stride_s: float = 0.4  # refractory time between two initial contacts
+    min_stance_s: float = 0.12  # a swing starts at least this long after the previous swing ended
     max_stride_s: float = 2.5  # longer strides are not linked to the previous one
-    max_swing_s: float = 1.2
+    max_swing_s: float = 0.8
     min_swing_s: float = 0.08
     saturation_rads: float = 0.0  # flag strides where |gyr| reaches this (0: off)
     ic_mode: str = "dip"  # "dip": from the gyro dip after the swing; "impact": acceleration peak
@@ -97,6 +98,7 @@ class DetectorParams:
         P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
         P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
         P[K.P_TENT_WAIT_S] = self.tentative_wait_s
+        P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads

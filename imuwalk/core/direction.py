@@ -135,18 +135,18 @@ class DirectionDecider:
         """Current forward swing axis (sensor frame) or None before any confident stride."""
         return self._ref
 
-    def _update_auto(self, ax, quality: float) -> None:
-        """One vote of the automatic mode: the swing axes of the first confident strides, signed to
-        agree with the first, signed again by their majority, averaged."""
+    def _update_auto(self, ax, quality: float, weight: float = 1.0) -> None:
+        """One vote of the automatic mode: the swing axes of the first confident strides, weighted (by
+        peak swing rate: a hesitant first shuffle counts less than a real stride), signed to agree with
+        the first, signed again by their weighted majority, averaged."""
         if len(self._votes) >= self.auto_votes or quality < self.min_quality:
             return
-        self._votes.append((float(ax[0]), float(ax[1]), float(ax[2])))
-        r0, r1, r2 = self._votes[0]
-        signs = [1.0 if x * r0 + y * r1 + z * r2 >= 0.0 else -1.0 for x, y, z in self._votes]
-        if sum(signs) < 0:  # majority disagrees with the first: the first was the minority direction
-            signs = [-sg for sg in signs]
-        n = float(len(self._votes))
-        m = [sum(sg * v[k] for sg, v in zip(signs, self._votes, strict=True)) / n for k in range(3)]
+        self._votes.append((float(ax[0]), float(ax[1]), float(ax[2]), float(weight)))
+        r0, r1, r2, _ = self._votes[0]
+        signs = [1.0 if x * r0 + y * r1 + z * r2 >= 0.0 else -1.0 for x, y, z, _ in self._votes]
+        if sum(sg * v[3] for sg, v in zip(signs, self._votes, strict=True)) < 0:
+            signs = [-sg for sg in signs]  # the weighted majority disagrees with the first vote
+        m = [sum(sg * v[3] * v[k] for sg, v in zip(signs, self._votes, strict=True)) for k in range(3)]
         nm = math.sqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2])
         self._ref = np.array([m[0] / nm, m[1] / nm, m[2] / nm])
 
@@ -167,7 +167,8 @@ class DirectionDecider:
             x, y, z = float(rows["swing_axis_x"][i]), float(rows["swing_axis_y"][i]), float(rows["swing_axis_z"][i])
             nrm = math.sqrt(x * x + y * y + z * z)
             if nrm > 1e-9:
-                self._update_auto((x / nrm, y / nrm, z / nrm), float(rows["quality"][i]))
+                self._update_auto((x / nrm, y / nrm, z / nrm), float(rows["quality"][i]),
+                                  float(rows["peak_swing_rate"][i]))
             self._decide(rows, i, i + 1)
             i += 1
         if i < n:

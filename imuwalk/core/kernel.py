@@ -55,7 +55,8 @@ P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact peak, 2: angular-rate impa
 P_AXIS_LP_HZ = 20  # low-pass of the gyro fed to the axis tracker (0: off)
 P_FIRST_MIN_WIDTH_S = 21  # foot: minimum lobe width (area/peak) of a bout's first swing
 P_TENT_WAIT_S = 22  # longest wait after a tentative swing for a better one
-N_PARAMS = 23
+P_MIN_STANCE_S = 23  # a swing starts at least this long after the previous swing ended
+N_PARAMS = 24
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -118,6 +119,7 @@ S_P_TAMAX = 63
 S_GF = 64  # 3: low-passed gyro for the axis tracker
 S_P_TENT = 67  # pending stride was accepted without a lobe to compare with (tentative)
 S_L_TACT = 68  # last time the current lobe exceeded the hysteresis
+S_LAST_SW_T1 = 69  # end of the swing lobe of the last emitted stride
 N_STATE = 70
 
 # ---- output row layout ----------------------------------------------------------------------------
@@ -236,6 +238,7 @@ def _emit(S, P, t_now, out, n_out):
         r[O_AX + k] = S[S_P_AX + k]
     S[S_STRIDE_INDEX] += 1.0
     S[S_LAST_IC] = t_ic
+    S[S_LAST_SW_T1] = t1
     S[S_LAST_IC_VALID] = 1.0
     S[S_LAST_SWING_SG] = sg
     S[S_P_ACTIVE] = 0.0
@@ -275,6 +278,9 @@ def _end_lobe(S, P, w_now, t_now):
         if dur < P[P_MIN_SWING_S] or dur > P[P_MAX_SWING_S]:
             is_swing = False
         if is_swing and S[S_LAST_IC_VALID] > 0.0 and t1 - S[S_LAST_IC] < P[P_MIN_STRIDE_S]:
+            is_swing = False
+        if is_swing and S[S_LAST_IC_VALID] > 0.0 and t0 - S[S_LAST_SW_T1] < P[P_MIN_STANCE_S]:
+            # starts right where the last swing ended: its counter-rotation (landing), not a new swing
             is_swing = False
         if is_swing and S[S_P_ACTIVE] > 0.0 and S[S_P_TENT] > 0.0 and S[S_P_SG] == -sg:
             # the tentative swing was the lobe before the real swing (lift-off): replace it; the

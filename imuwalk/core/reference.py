@@ -131,6 +131,7 @@ class ReferenceStrideDetector:
         # strides
         self.pending: PendingStride | None = None
         self.last_ic: float | None = None
+        self.last_swing_end = float("-inf")  # end of the swing lobe of the last emitted stride, s
         self.last_swing_sign = 0.0  # sign of the last emitted swing lobe (kept, as the kernel does)
         self.stride_index = 0
         self.flags = FLAG_AFTER_GAP  # accumulated since the last stride started
@@ -222,6 +223,7 @@ class ReferenceStrideDetector:
         self.adjacent = None
         self.big = None
         self.last_ic = None
+        self.last_swing_end = float("-inf")
         self.pending = None
         self.moments = Moments()
         self.w_prev = None
@@ -326,6 +328,7 @@ class ReferenceStrideDetector:
         row["swing_axis_x"], row["swing_axis_y"], row["swing_axis_z"] = ps.axis
         self.stride_index += 1
         self.last_ic = t_ic
+        self.last_swing_end = ps.t1
         self.last_swing_sign = ps.sign
         self.pending = None
         out = np.zeros(1, dtype=STRIDE_DTYPE)
@@ -405,6 +408,8 @@ class ReferenceStrideDetector:
                 is_swing = False
             if is_swing and self.last_ic is not None and lobe.t1 - self.last_ic < p.min_stride_s:
                 is_swing = False
+            if is_swing and self.last_ic is not None and lobe.t0 - self.last_swing_end < p.min_stance_s:
+                is_swing = False  # starts where the last swing ended: its landing counter-rotation
             ps = self.pending
             if is_swing and ps is not None and ps.tentative and ps.sign == -sg:
                 # the tentative swing was the lobe before the real swing (lift-off): replace it; the
