@@ -203,6 +203,19 @@ class DeviceMeta:
     uid: int = 0
     fw_ver: int = 0x0100
 
+    def __post_init__(self):
+        # the wire carries the scales as float32: hold exactly those values, so that samples converted
+        # with a locally made DeviceMeta (e.g. a default before the first META frame) equal those
+        # converted with the decoded one, and replay reproduces a live run bit for bit
+        for name in ("acc_scale_g_per_lsb", "gyr_scale_dps_per_lsb"):
+            v = getattr(self, name)
+            if isinstance(v, (int, float, np.floating, np.integer)) and math.isfinite(float(v)):
+                setattr(self, name, float(np.float32(v)))
+        # the ODR travels as integer mHz
+        if isinstance(self.odr_hz, (int, float, np.floating, np.integer)) and math.isfinite(float(self.odr_hz)) \
+                and 0 <= self.odr_hz < 4294967.296:
+            self.odr_hz = round(float(self.odr_hz) * 1000.0) / 1000.0
+
     @property
     def device_id(self) -> str:
         """The device uid as a 16-digit lower-case hex string."""
