@@ -7,7 +7,6 @@ The source repositories/commits/paths below are those given in each dataset's SO
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from imuwalk._paths import data_root  # noqa: E402
+from imuwalk.datasets._loaders import _sha256 as sha256  # noqa: E402
 
 
 def raw_url(repo: str, commit: str, path: str) -> str:
@@ -124,14 +124,6 @@ DATASETS = {
         ground_truth="none", redistribute="NO (no licence)",
     ),
 }
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build(root: Path) -> dict:
