@@ -92,9 +92,12 @@ def test_file_size_per_hour_at_200hz(benchmark, tmp_path, compression):
 
 
 def test_cpu_cost_at_1khz(benchmark, tmp_path):
-    """CPU of the recorder (caller + writer thread) while recording a 1 kHz stream in real time for 5 s."""
-    rate, secs = 1000.0, 5.0
-    blocks = make_blocks(int(rate * secs), 20, rate)  # 50 blocks/s, like a serial reader
+    """Steady-state CPU of the recorder (caller + writer thread) while recording a 1 kHz stream in real
+    time: 1.5 s of warm-up (the first flush creates the file layout, a one-time cost reported apart),
+    then 10 s measured."""
+    rate, warm_s, secs = 1000.0, 1.5, 10.0
+    blocks = make_blocks(int(rate * (warm_s + secs)), 20, rate)  # 50 blocks/s, like a serial reader
+    n_warm = int(warm_s * rate / 20)
     k = [0]
 
     def run():
@@ -102,23 +105,30 @@ def test_cpu_cost_at_1khz(benchmark, tmp_path):
         k[0] += 1
         rec = Recorder(p, flush_interval_s=1.0, raw_log=True)
         raw = b"\x00" * (24 * 20)
-        c0 = time.process_time()
         w0 = time.monotonic()
+        c0 = time.process_time()
         for i, b in enumerate(blocks):
+            if i == n_warm:
+                first_cpu = time.process_time() - c0
+                c0 = time.process_time()
+                w1 = time.monotonic()
+                wcpu0 = rec.stats["write_cpu_s"]
             rec.write_block(b)
             rec.write_raw(raw)
             due = w0 + (i + 1) * 20 / rate
             d = due - time.monotonic()
             if d > 0:
                 time.sleep(d)
-        steady = (time.process_time() - c0) / (time.monotonic() - w0)
+        steady = (time.process_time() - c0) / (time.monotonic() - w1)
+        writer = (rec.stats["write_cpu_s"] - wcpu0) / (time.monotonic() - w1)
         c1 = time.process_time()
         rec.close()
-        return steady, time.process_time() - c1, rec
+        return steady, writer, first_cpu, time.process_time() - c1
 
-    frac, close_cpu_s, rec = benchmark.pedantic(run, rounds=1, iterations=1)
-    print(f"\nrecorder CPU at 1 kHz while recording: {100 * frac:.2f} % of one core (process CPU / wall, the "
-          f"feeding loop included; writer thread alone {100 * rec.stats['write_cpu_s'] / secs:.2f} %); "
-          f"finalizing at close: {1000 * close_cpu_s:.0f} ms CPU once")
+    frac, writer, first_cpu, close_cpu_s = benchmark.pedantic(run, rounds=1, iterations=1)
+    print(f"\nrecorder CPU at 1 kHz, steady state over {secs:g} s: {100 * frac:.2f} % of one core (process CPU / "
+          f"wall, the feeding loop included; writer thread alone {100 * writer:.2f} %); one-time: first "
+          f"{warm_s:g} s incl. creating the layout {1000 * first_cpu:.0f} ms CPU, finalizing at close "
+          f"{1000 * close_cpu_s:.0f} ms CPU")
     benchmark.extra_info["cpu_percent"] = 100 * frac
-    assert frac < 0.10  # target < 2 %; generous bound against noisy shared CI machines
+    assert frac < 0.02, f"recording costs {100 * frac:.2f} % of one core at 1 kHz (target < 2 %)"
