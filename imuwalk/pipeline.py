@@ -155,6 +155,7 @@ class Pipeline:
             if stop_event is not None and stop_event.is_set():
                 self.stats["stopped"] = True
             try:
+                self._drain_source(out)
                 self._emit(self.detector.finish(), out)
             finally:
                 self._close_source()
@@ -179,6 +180,27 @@ class Pipeline:
         rec = self.recorder
         if rec is not None:
             self._record(rec.write_raw, data)
+
+    def _drain_source(self, out: list) -> None:
+        """On a stop or Ctrl-C: blocks the source already received (queued, not yet processed) are still
+        recorded and detected, so that a clean stop loses nothing the link delivered."""
+        drain = getattr(self.source, "get_all", None)
+        if not callable(drain):
+            return
+        stopper = getattr(self.source, "stop", None)
+        if callable(stopper):
+            stopper()  # no new blocks after this
+        for block in drain() or []:
+            if len(block) == 0:
+                continue
+            if self.recorder is not None:
+                self._record(self.recorder.write_block, block)
+            try:
+                self._emit(self.detector.update(block.t, block.acc, block.gyr), out)
+            except ValueError:
+                continue  # e.g. the block interrupted mid-update overlaps: recorded, not detected twice
+            self.stats["blocks"] += 1
+            self.stats["samples"] += len(block)
 
     def _close_source(self) -> None:
         for name in ("close", "stop"):

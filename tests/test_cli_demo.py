@@ -74,9 +74,22 @@ def runs(tmp_path_factory):
     watcher = threading.Thread(target=watch_screen, daemon=True)
     if session:
         watcher.start()
-    # Ctrl-C a few seconds after the 60 s run is streaming (its first status line is out)
+    # Ctrl-C while the 60 s run is streaming: once its first status line is out and its recording holds
+    # at least 2 s of samples (read live from the file, as another process would; a loaded machine may
+    # take a while to get there)
     first = procs["int"].stdout.readline()
-    time.sleep(3.0)
+    from imuwalk.sinks.hdf5 import Recording
+
+    t_end = time.monotonic() + 30.0
+    while time.monotonic() < t_end:
+        time.sleep(0.5)
+        try:
+            with Recording(r.int_h5) as rec:
+                if len(rec) >= 200:
+                    break
+        except (OSError, ValueError):
+            continue  # not created or not flushed yet
+    time.sleep(1.0)
     procs["int"].send_signal(signal.SIGINT)
     if session:
         watcher.join()
