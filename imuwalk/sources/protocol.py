@@ -432,6 +432,20 @@ _OTH_T = 5  # unwrapped device time of the latest sample when this frame arrived
 
 
 @njit(cache=True, nogil=True)
+def _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, seq, flags, state):
+    """Index row ``no`` and bytes at ``oth_buf[ob:ob + n]`` of a non-sample frame (META, STATUS, LOG,
+    command, ...), stamped with the current unwrapped device time (-1 before the first sample)."""
+    oth_idx[no, _OTH_TYPE] = ptype
+    oth_idx[no, _OTH_START] = ob
+    oth_idx[no, _OTH_LEN] = n
+    oth_idx[no, _OTH_SEQ] = seq
+    oth_idx[no, _OTH_FLAGS] = flags
+    oth_idx[no, _OTH_T] = state[_ST_T] if state[_ST_HAVE_T] != 0 else -1
+    for j in range(n):
+        oth_buf[ob + j] = scratch[j]
+
+
+@njit(cache=True, nogil=True)
 def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out_gyr, out_flags,
                    oth_buf, oth_idx):  # pragma: no cover - numba
     """Decode all complete frames in buf[:n_buf]. Returns (n_samples, n_other, tail_start)."""
@@ -509,14 +523,7 @@ def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out
                 stats[S_SHORT] += 1
                 continue
             stats[S_FRAMES_OK] += 1
-            oth_idx[no, _OTH_TYPE] = ptype
-            oth_idx[no, _OTH_START] = ob
-            oth_idx[no, _OTH_LEN] = n
-            oth_idx[no, _OTH_SEQ] = seq16
-            oth_idx[no, _OTH_FLAGS] = flags
-            oth_idx[no, _OTH_T] = state[_ST_T] if state[_ST_HAVE_T] != 0 else -1
-            for j in range(n):
-                oth_buf[ob + j] = scratch[j]
+            _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, seq16, flags, state)
             ob += n
             no += 1
             continue
@@ -583,14 +590,7 @@ def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out
             stats[S_SAMPLES] += 1
         else:
             stats[S_FRAMES_OK] += 1
-            oth_idx[no, _OTH_TYPE] = ptype
-            oth_idx[no, _OTH_START] = ob
-            oth_idx[no, _OTH_LEN] = n
-            oth_idx[no, _OTH_SEQ] = state[_ST_SEQ]
-            oth_idx[no, _OTH_FLAGS] = flags
-            oth_idx[no, _OTH_T] = state[_ST_T] if state[_ST_HAVE_T] != 0 else -1
-            for j in range(n):
-                oth_buf[ob + j] = scratch[j]
+            _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, state[_ST_SEQ], flags, state)
             ob += n
             no += 1
     tail = n_buf - start
