@@ -57,7 +57,9 @@ def runs(tmp_path_factory):
     session = None
     if HAVE_TMUX:
         session = f"imuwalk-demo-{uuid.uuid4().hex[:8]}"
-        shell = (f"unset COLUMNS LINES; {sys.executable} -m imuwalk.cli.main demo --duration 12 "
+        # 24 s: forward ~6 s, a pause, backward ~9 s, forward again ~4 s; each phase is on screen for
+        # seconds, so a loaded CI machine that stalls the dashboard for a few seconds still shows both
+        shell = (f"unset COLUMNS LINES; {sys.executable} -m imuwalk.cli.main demo --duration 24 "
                  f"--record {r.tty_h5}; "
                  f"echo $? > {r.tty_done}; sleep 60")
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
@@ -200,6 +202,7 @@ def test_dashboard_in_real_terminal(runs):
     for text in ("Forward", "Backward", "cadence", "Backward goal", "rate", "frames lost", "CRC errors",
                  "reconnects", "Recording", "samples", "Ctrl-C"):
         assert text in mid, f"{text!r} not on screen:\n{mid}"
-    assert any("BACKWARD" in s for s in live) and any("FORWARD" in s for s in live)
+    timeline = [line.strip(" │") for s in live for line in s.splitlines() if "Now walking" in line]
+    assert any("BACKWARD" in s for s in live) and any("FORWARD" in s for s in live), "\n".join(timeline)
     final = runs.screens[-1]
     assert "finalized" in final and "Session summary" in final
