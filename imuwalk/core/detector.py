@@ -23,6 +23,10 @@ _EMPTY = empty_rows(0)
 _EMPTY.flags.writeable = False
 
 
+#: IC anchors, in the kernel's order (P_IC_MODE)
+IC_MODES = ("dip", "impact", "gyro_impact", "dip_peak")
+
+
 @dataclass(frozen=True)
 class DetectorParams:
     """Detector parameters, in seconds and physical units (never samples).
@@ -41,6 +45,9 @@ class DetectorParams:
     metric: str = "sharpness"  # "sharpness" (shank), "width" (foot) or "peak": what makes the swing lobe stand out
     first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
     tentative_wait_s: float = 0.5  # a bout's first swing waits at most this long for a better one
+    #: ... but not once the IC search is over and the opposite lobe after it peaks below this share of
+    #: the swing's peak (a better swing would already rise higher; 0: always wait)
+    tentative_peak_frac: float = 0.0
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -53,17 +60,23 @@ class DetectorParams:
     max_swing_s: float = 0.8
     min_swing_s: float = 0.08
     saturation_rads: float = 0.0  # flag strides where |gyr| reaches this (0: off)
-    ic_mode: str = "dip"  # "dip": from the gyro dip after the swing; "impact": acceleration peak
+    #: where the IC is anchored after the swing (see IC_MODES): "dip" the first peak of the landing dip,
+    #: "dip_peak" its highest peak in the search window, "impact" the |acc| peak, "gyro_impact" the |gyr| peak
+    ic_mode: str = "dip"
 
     @classmethod
     def for_placement(cls, placement: str, **overrides) -> DetectorParams:
         """Defaults for ``"shank"``/``"ankle"`` or ``"foot"``, with keyword overrides."""
         kind = _placement(placement)
         if kind == "foot":
-            base = {"metric": "width", "ic_mode": "gyro_impact", "ic_weight": 0.5, "ic_offset_s": -0.005,
+            # IC 30 ms before the highest peak of the landing dip (the foot's plantarflexion after heel
+            # strike): the one anchor whose lag to the reference IC agrees across mocap (gaitmap),
+            # hand-checked IMU events (IPOL) and heel pressure (Marpino); the swing end alone differs by
+            # up to 90 ms between them, the |gyr| impact peak is bimodal on noisy sensors
+            base = {"metric": "width", "ic_mode": "dip_peak", "ic_weight": 1.0, "ic_offset_s": -0.03,
                     "tentative_wait_s": 0.7}
         else:
-            base = {"metric": "sharpness", "ic_offset_s": 0.02}
+            base = {"metric": "sharpness", "ic_offset_s": 0.02, "tentative_peak_frac": 0.6}
         base.update(overrides)
         names = {f.name for f in fields(cls)}
         unknown = set(base) - names
@@ -74,8 +87,8 @@ class DetectorParams:
         return p
 
     def validate(self) -> None:
-        if self.ic_mode not in ("dip", "impact", "gyro_impact"):
-            raise ValueError(f"ic_mode: expected 'dip', 'impact' or 'gyro_impact', got {self.ic_mode!r}")
+        if self.ic_mode not in IC_MODES:
+            raise ValueError(f"ic_mode: expected one of {', '.join(map(repr, IC_MODES))}, got {self.ic_mode!r}")
         if self.metric not in ("peak", "width", "sharpness"):
             raise ValueError(f"metric: expected 'peak', 'width' or 'sharpness', got {self.metric!r}")
         for f in fields(self):
@@ -99,6 +112,7 @@ class DetectorParams:
         P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
         P[K.P_TENT_WAIT_S] = self.tentative_wait_s
         P[K.P_MIN_STANCE_S] = self.min_stance_s
+        P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads
@@ -115,7 +129,7 @@ class DetectorParams:
         P[K.P_MAX_SWING_S] = self.max_swing_s
         P[K.P_MIN_SWING_S] = self.min_swing_s
         P[K.P_SAT_RATE] = self.saturation_rads
-        P[K.P_IC_MODE] = {"dip": 0.0, "impact": 1.0, "gyro_impact": 2.0}[self.ic_mode]
+        P[K.P_IC_MODE] = float(IC_MODES.index(self.ic_mode))
         return P
 
     def to_dict(self) -> dict:

@@ -51,12 +51,14 @@ P_MAX_SWING_S = 15
 P_MIN_SWING_S = 16
 P_SAT_RATE = 17
 P_FC_OFFSET_S = 18
-P_IC_MODE = 19  # 0: gyro dip, 1: acceleration impact peak, 2: angular-rate impact peak
+P_IC_MODE = 19  # 0: gyro dip (first peak), 1: acceleration impact peak, 2: angular-rate impact peak,
+#                 3: gyro dip (highest peak in the IC search window)
 P_AXIS_LP_HZ = 20  # low-pass of the gyro fed to the axis tracker (0: off)
 P_FIRST_MIN_WIDTH_S = 21  # foot: minimum lobe width (area/peak) of a bout's first swing
 P_TENT_WAIT_S = 22  # longest wait after a tentative swing for a better one
 P_MIN_STANCE_S = 23  # a swing starts at least this long after the previous swing ended
-N_PARAMS = 24
+P_TENT_PEAK_FRAC = 24  # a tentative swing stops waiting once the opposite lobe stays below this share of its peak
+N_PARAMS = 25
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -206,7 +208,7 @@ def _emit(S, P, t_now, out, n_out):
     sg = S[S_P_SG]
     t1 = S[S_P_T1]
     t_dip = S[S_P_TDIP] if S[S_P_DIP] > P[P_HYST] else t1
-    if P[P_IC_MODE] > 0.5 and S[S_P_AMAX] > 0.0:
+    if P[P_IC_MODE] > 0.5 and P[P_IC_MODE] < 2.5 and S[S_P_AMAX] > 0.0:
         t_ic = t1 + P[P_IC_WEIGHT] * (S[S_P_TAMAX] - t1) + P[P_IC_OFFSET_S]
     else:
         t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
@@ -470,7 +472,8 @@ def step_chunk(t, acc, gyr, P, S, out, t_last=-np.inf):
             if not done and P[P_IC_MODE] < 0.5 and S[S_P_DIP] > hyst and v < 0.5 * S[S_P_DIP]:
                 done = True
             if done and S[S_P_TENT] > 0.0 and S[S_L_SG] == -S[S_P_SG] \
-                    and ti - S[S_P_T1] < P[P_TENT_WAIT_S]:
+                    and ti - S[S_P_T1] < P[P_TENT_WAIT_S] \
+                    and not S[S_L_PK] < P[P_TENT_PEAK_FRAC] * S[S_P_PK]:
                 # tentative: the opposite lobe after it is still going on; wait for it to end (if
                 # it turns out to be a broader swing, it replaces the tentative one)
                 done = False

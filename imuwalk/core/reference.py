@@ -287,7 +287,9 @@ class ReferenceStrideDetector:
         if not done and p.ic_mode == "dip" and ps.dip > p.hyst_rads and v < 0.5 * ps.dip:
             done = True
         lobe_sign = self.lobe.sign if self.lobe is not None else 0.0
-        if done and ps.tentative and lobe_sign == -ps.sign and t - ps.t1 < p.tentative_wait_s:
+        lobe_peak = self.lobe.peak if self.lobe is not None else 0.0
+        if done and ps.tentative and lobe_sign == -ps.sign and t - ps.t1 < p.tentative_wait_s \
+                and not lobe_peak < p.tentative_peak_frac * ps.peak:
             # tentative: the opposite lobe after it is still going on; wait for it to end (if it
             # turns out to be a broader swing, it replaces the tentative one)
             done = False
@@ -297,7 +299,7 @@ class ReferenceStrideDetector:
         """Finalize the pending stride into one STRIDE_DTYPE row."""
         p = self.params
         ps = self.pending
-        if p.ic_mode != "dip" and ps.acc_max > 0.0:  # impact modes: between swing end and impact peak
+        if p.ic_mode in ("impact", "gyro_impact") and ps.acc_max > 0.0:  # between swing end and impact peak
             t_ic = ps.t1 + p.ic_weight * (ps.t_acc_max - ps.t1) + p.ic_offset_s
         else:
             t_dip = ps.t_dip if ps.dip > p.hyst_rads else ps.t1  # no dip seen: land at the swing end
