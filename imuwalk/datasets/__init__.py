@@ -94,8 +94,9 @@ def load(name: str, root: str | Path | None = None) -> list[GaitRecording]:
 
 
 def fetch(name: str) -> Path:
-    """Path of dataset ``name``'s folder; downloads it with pooch into ``pooch.os_cache("imuwalk")``
-    (sha256-checked) unless a complete local copy exists under ``data_root()``.
+    """Path of dataset ``name``'s folder; downloads it with pooch into ``<user cache>/data`` (``$IMUWALK_CACHE``,
+    else ``pooch.os_cache("imuwalk")``), sha256-checked, unless a complete local copy exists under ``data_root()``
+    (a local copy is trusted as it is; cached downloads are re-hashed on every call).
 
     Files without a public URL (e.g. our own segment tables) are written from the manifest when possible.
     Needs the optional dependency ``pooch`` (``pip install imuwalk[data]``) only when downloading.
