@@ -143,3 +143,27 @@ def test_forward_datasets_with_explicit_mount(name, right):
         dirs.append(ev["direction"][(ev["t_ic"] >= a) & (ev["t_ic"] <= b)])
     d = np.concatenate(dirs)
     assert np.mean(d == 1) >= 0.99, np.mean(d == 1)
+
+
+@pytest.mark.parametrize("placement", ["shank", "foot"])
+def test_direction_changes_without_a_pause(placement):
+    """Forward → backward → forward → backward with no pause in between (generated, exact truth):
+    every stride found gets its own direction, the first one after each change included (no
+    smoothing), and most first strides after a change are found at all."""
+    from imuwalk.sources.gaitgen import generate_walk
+
+    first_found = first_total = 0
+    for seed in range(5):
+        w = generate_walk(segments=[(8, "forward"), (8, "backward"), (8, "forward"), (8, "backward")],
+                          placement=placement, seed=seed)
+        ev = imuwalk.detect_steps(w.t, w.acc, w.gyr, placement=placement, mount=Mount(right="+y", side=w.side)).events
+        truth = np.asarray(w.stride_direction)
+        d = np.abs(ev["t_ic"][:, None] - w.ic[None, :])
+        j = d.argmin(axis=1)
+        ok = d[np.arange(len(ev)), j] < 0.1
+        assert ok.mean() >= 0.95
+        assert np.array_equal(ev["direction"][ok], truth[j[ok]]), (seed, ev["direction"][ok], truth[j[ok]])
+        for k in np.flatnonzero(np.diff(truth) != 0) + 1:
+            first_total += 1
+            first_found += int(k in set(j[ok]))
+    assert first_found >= 0.75 * first_total, (first_found, first_total)

@@ -233,3 +233,19 @@ def test_reverse_time(mixed):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         generate_walk(**kwargs)
+
+
+@pytest.mark.parametrize("placement", ["shank", "foot"])
+def test_no_steps_at_stride_window_borders(placement):
+    """Each stride window is zero-mean, so neighbours meet at different stance levels (forward and
+    backward stance rotate opposite ways); the generator cross-fades them: no jump between samples
+    that the real leg could not make, and the pitch still returns to its start after each window."""
+    w = generate_walk(segments=[(3, "still"), (8, "forward"), (8, "backward"), (3, "still")],
+                      placement=placement, seed=2, noise_rads=0.0, acc_noise_ms2=0.0)
+    step = np.abs(np.diff(w.gyr, axis=0)).max(axis=1)  # rad/s between neighbouring samples (5 ms)
+    at = np.searchsorted(w.t, np.unique(w.stride_bounds))
+    at = at[(at > 0) & (at < len(w.t))] - 1
+    assert step[at].max() < 0.25, step[at].max()  # stance is slow; the generator used to jump ~2 rad/s here
+    for a, b in w.stride_bounds:  # the sagittal rotation over each window still sums to zero
+        i, j = np.searchsorted(w.t, [a, b])
+        assert abs(np.trapezoid(w.gyr[i:j, 1], w.t[i:j])) < 0.05

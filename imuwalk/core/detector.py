@@ -48,6 +48,9 @@ class DetectorParams:
     #: ... but not once the IC search is over and the opposite lobe after it peaks below this share of
     #: the swing's peak (a better swing would already rise higher; 0: always wait)
     tentative_peak_frac: float = 0.0
+    #: a lobe opposite to the last swing that reaches this share of its metric is a swing in the other
+    #: direction (forward <-> backward without a pause; 0: off)
+    reverse_frac: float = 0.7
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -113,6 +116,7 @@ class DetectorParams:
         P[K.P_TENT_WAIT_S] = self.tentative_wait_s
         P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac
+        P[K.P_REVERSE_FRAC] = self.reverse_frac
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads

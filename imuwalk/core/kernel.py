@@ -58,7 +58,8 @@ P_FIRST_MIN_WIDTH_S = 21  # foot: minimum lobe width (area/peak) of a bout's fir
 P_TENT_WAIT_S = 22  # longest wait after a tentative swing for a better one
 P_MIN_STANCE_S = 23  # a swing starts at least this long after the previous swing ended
 P_TENT_PEAK_FRAC = 24  # a tentative swing stops waiting once the opposite lobe stays below this share of its peak
-N_PARAMS = 25
+P_REVERSE_FRAC = 25  # an opposite lobe reaching this share of the last swing's metric is a swing the other way
+N_PARAMS = 26
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -122,7 +123,8 @@ S_GF = 64  # 3: low-passed gyro for the axis tracker
 S_P_TENT = 67  # pending stride was accepted without a lobe to compare with (tentative)
 S_L_TACT = 68  # last time the current lobe exceeded the hysteresis
 S_LAST_SW_T1 = 69  # end of the swing lobe of the last emitted stride
-N_STATE = 70
+S_B_SWING = 70  # the comparison lobe B started a stride (it was a swing)
+N_STATE = 71
 
 # ---- output row layout ----------------------------------------------------------------------------
 O_T_IC = 0
@@ -266,6 +268,12 @@ def _end_lobe(S, P, w_now, t_now):
             prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH])
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
+            if not is_swing and S[S_B_SWING] > 0.0 and P[P_REVERSE_FRAC] > 0.0 \
+                    and metric >= P[P_REVERSE_FRAC] * prev_metric:
+                # B was a swing, and this opposite lobe is nearly as swing-like: the walker turned
+                # round (forward <-> backward); tentative, so a better swing right after replaces it
+                is_swing = True
+                tentative = True
         elif P[P_METRIC] > 0.5 and P[P_METRIC] < 1.5:
             # foot, first stride of a bout (nothing to compare with): the swing lobe is broad,
             # push-off and heel-strike rotations are sharp
@@ -290,7 +298,8 @@ def _end_lobe(S, P, w_now, t_now):
             S[S_FLAGS] = float(int(S[S_FLAGS]) | int(S[S_P_FLAGS]))
             S[S_P_ACTIVE] = 0.0
             tentative = True
-        if is_swing and S[S_P_ACTIVE] == 0.0:
+        started = is_swing and S[S_P_ACTIVE] == 0.0
+        if started:
             # FC: between the opposite-sign extremum before the swing and the swing start
             t_ref = t0 - P[P_FC_SEARCH_S]
             if S[S_A_SG] == -sg and S[S_A_TPK] >= t_ref and S[S_A_TPK] <= t0:
@@ -332,6 +341,7 @@ def _end_lobe(S, P, w_now, t_now):
         S[S_B_T1] = t1
         S[S_B_PK] = pk
         S[S_B_WIDTH] = width
+        S[S_B_SWING] = 1.0 if started else 0.0
     # adjacent lobe memory
     S[S_A_SG] = sg
     S[S_A_T1] = t1

@@ -55,6 +55,7 @@ class BigLobe:
     t1: float
     peak: float
     width: float  # area / peak, s
+    is_swing: bool = False  # it started a stride
 
 
 @dataclass
@@ -395,6 +396,10 @@ class ReferenceStrideDetector:
                 prev_metric = lobe_metric(big.peak, big.width)
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
+                if not is_swing and big.is_swing and p.reverse_frac > 0.0 and metric >= p.reverse_frac * prev_metric:
+                    # B was a swing and this opposite lobe is nearly as swing-like: the walker turned round
+                    is_swing = True
+                    tentative = True
             elif use_width:
                 # foot, first stride of a bout (nothing to compare with): the swing lobe is broad
                 is_swing = width >= p.first_min_width_s
@@ -419,9 +424,10 @@ class ReferenceStrideDetector:
                 self.flags |= ps.flags
                 self.pending = None
                 tentative = True
-            if is_swing and self.pending is None:
+            started = is_swing and self.pending is None
+            if started:
                 self._start_pending(lobe, w_now, t_now, ratio, tentative)
-            self.big = BigLobe(sign=sg, t0=lobe.t0, t1=lobe.t1, peak=lobe.peak, width=width)
+            self.big = BigLobe(sign=sg, t0=lobe.t0, t1=lobe.t1, peak=lobe.peak, width=width, is_swing=started)
         self.adjacent = lobe
 
     def _start_pending(self, lobe: Lobe, w_now: float, t_now: float, ratio: float, tentative: bool) -> None:

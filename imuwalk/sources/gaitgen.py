@@ -175,6 +175,26 @@ def _linear_fw(phi, T, sf, L, foot: bool):
 
 
 # --------------------------------------------------------------------------- generator
+def _blend_boundaries(t: np.ndarray, w: np.ndarray, bounds: np.ndarray, half_s: float) -> None:
+    """Remove the steps of ``w`` (rad/s) at stride-window borders ``bounds`` (s), in place.
+
+    Windows are mid-stance to mid-stance and each is made zero-mean, so two neighbours (or a stride
+    and standing still, or a forward and a backward stride) meet at different stance levels. A
+    linear cross-fade over ``half_s`` on each side meets at the mean of both levels; its two halves
+    change the integral by opposite amounts, so the pitch after the border is unchanged."""
+    n = len(t)
+    for b in bounds:
+        i = int(np.searchsorted(t, b))
+        if i <= 0 or i >= n:
+            continue
+        lo, hi = w[i - 1], w[i]
+        mid = 0.5 * (lo + hi)
+        left = (t >= b - half_s) & (t < b)
+        right = (t >= b) & (t < b + half_s)
+        w[left] += (mid - lo) * (t[left] - (b - half_s)) / half_s
+        w[right] += (mid - hi) * (1.0 - (t[right] - b) / half_s)
+
+
 def generate_walk(
     duration_s: float | None = None,
     rate_hz: float = 200.0,
@@ -274,6 +294,8 @@ def generate_walk(
             sums = np.bincount(kk[valid], weights=arr[valid], minlength=len(st))
             cnt = np.maximum(np.bincount(kk[valid], minlength=len(st)), 1)
             arr[valid] -= (sums / cnt)[kk[valid]]
+        for arr in (w_sag, w_roll):
+            _blend_boundaries(t, arr, np.unique(np.concatenate([st[:, 0], st[:, 0] + st[:, 1]])), 0.08)
     dt = 1.0 / rate_hz
     theta = np.concatenate([[0.0], np.cumsum(0.5 * (w_sag[1:] + w_sag[:-1]) * dt)])
     roll_main = np.concatenate([[0.0], np.cumsum(0.5 * (w_roll[1:] + w_roll[:-1]) * dt)])
