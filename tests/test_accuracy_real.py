@@ -66,7 +66,8 @@ def _pooled(recs):
 @pytest.mark.parametrize("name", ["gaitmap", "gaitmap_not_rotated"])
 def test_gaitmap_f1_and_latency(name):
     f1, ic_med, fc_med, lat95 = _pooled(_load(name))
-    assert f1 >= 0.94, f"{name}: IC F1@50ms {f1:.3f}"
+    assert f1 >= 0.95, f"{name}: IC F1@50ms {f1:.3f}"
+    assert ic_med <= 0.020, f"{name}: IC median |err| {ic_med * 1000:.1f} ms"
     assert fc_med <= 0.030, f"{name}: FC median |err| {fc_med * 1000:.1f} ms"
     assert lat95 <= 0.150, f"{name}: latency p95 {lat95 * 1000:.0f} ms"
 
@@ -86,10 +87,29 @@ def test_rotation_invariance_gaitmap():
 @pytest.mark.realdata
 def test_ipol_detects_strides():
     f1, ic_med, fc_med, lat95 = _pooled(_load("ipol"))
-    # Issue 2 asks for 0.95; measured 0.93 pooled today (see the issue note). Guard against regressions.
-    assert f1 >= 0.92, f"ipol: IC F1@50ms {f1:.3f}"
+    # Issue 2 asks for 0.95; measured 0.940 pooled (misses: U-turn and shuffle steps with little sagittal
+    # rotation, see the issue note). Guard against regressions.
+    assert f1 >= 0.935, f"ipol: IC F1@50ms {f1:.3f}"
     assert ic_med <= 0.020
     assert lat95 <= 0.150
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("placement", ["foot", "shank"])
+def test_marpino_leg_set(placement):
+    """Foot and shank sensors of the leg set against foot-pressure contacts (SOURCE.md rule).
+
+    Issue 2 asks for F1 0.95; these two 5-m walks hold 17 reference contacts per placement, and three
+    detections cannot match by construction of the pressure rule: the last step of each walk, where
+    the foot lands with the weight split between both feet, has its heel crossing 25 % of its range
+    400 ms after the landing (20180621_6, right) or never (20180713_1, right), and the first step
+    from standing loads the heel 110–160 ms after the landing. Guard what the detector reaches."""
+    recs = [r for r in _load("marpino") if r.placement == placement]
+    f1, ic_med, fc_med, lat95 = _pooled(recs)
+    assert f1 >= 0.85, f"marpino {placement}: IC F1@50ms {f1:.3f}"
+    assert ic_med <= 0.020, f"marpino {placement}: IC median |err| {ic_med * 1000:.1f} ms"
+    assert fc_med <= 0.030, f"marpino {placement}: FC median |err| {fc_med * 1000:.1f} ms"
+    assert lat95 <= 0.150, f"marpino {placement}: latency p95 {lat95 * 1000:.0f} ms"
 
 
 @pytest.mark.realdata
