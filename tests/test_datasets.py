@@ -172,6 +172,14 @@ def test_gaitmap_variants_consistent(loaded):
     ics = {r.side: r for r in loaded("gaitmap_ic_stride")}
     assert ics["left"].fc is None and len(ics["left"].ic) >= 5
     assert 1 / np.median(np.diff(ics["left"].t)) == pytest.approx(102.4)
+    from imuwalk.evaluate import in_region
+
+    for r in ics.values():  # annotated only inside the mocap volume: the walking between bursts is not scored
+        ex = r.meta["exclude"]
+        assert len(ex) == 3, ex  # 4 passes of 10 m
+        assert in_region(r.ic, r.region, ex).all()
+        bursts = np.split(r.ic, np.flatnonzero(np.diff(r.ic) > 1.5 * np.median(np.diff(r.ic))) + 1)
+        assert len(bursts) == 4 and all(2 <= len(b) <= 4 for b in bursts)
 
 
 def test_marpino(loaded):

@@ -51,6 +51,8 @@ class DetectorParams:
     #: a lobe opposite to the last swing that reaches this share of its metric is a swing in the other
     #: direction (forward <-> backward without a pause; 0: off)
     reverse_frac: float = 0.7
+    #: width metric (foot): a lobe lasting longer than this is scaled by long_lobe_s / duration (0: off)
+    long_lobe_s: float = 0.0
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
@@ -76,8 +78,10 @@ class DetectorParams:
             # strike): the one anchor whose lag to the reference IC agrees across mocap (gaitmap),
             # hand-checked IMU events (IPOL) and heel pressure (Marpino); the swing end alone differs by
             # up to 90 ms between them, the |gyr| impact peak is bimodal on noisy sensors
+            # long_lobe_s: a foot that rolls through stance into push-off (no flat-foot rest) makes one
+            # lobe of stance + push-off, broader by area/peak than the swing but twice as long
             base = {"metric": "width", "ic_mode": "dip_peak", "ic_weight": 1.0, "ic_offset_s": -0.03,
-                    "tentative_wait_s": 0.7}
+                    "tentative_wait_s": 0.7, "long_lobe_s": 0.4}
         else:
             # FC: toe-off lies between the pre-swing minimum (Aminian's TO) and the swing start; on the
             # leg set's foot-pressure contacts 0.3 of the way is 24 ms late, 0.2 13 ms (median)
@@ -119,6 +123,7 @@ class DetectorParams:
         P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac
         P[K.P_REVERSE_FRAC] = self.reverse_frac
+        P[K.P_LONG_LOBE_S] = self.long_lobe_s
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads

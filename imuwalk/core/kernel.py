@@ -59,7 +59,8 @@ P_TENT_WAIT_S = 22  # longest wait after a tentative swing for a better one
 P_MIN_STANCE_S = 23  # a swing starts at least this long after the previous swing ended
 P_TENT_PEAK_FRAC = 24  # a tentative swing stops waiting once the opposite lobe stays below this share of its peak
 P_REVERSE_FRAC = 25  # an opposite lobe reaching this share of the last swing's metric is a swing the other way
-N_PARAMS = 26
+P_LONG_LOBE_S = 26  # width metric: a lobe lasting longer is scaled down by this / duration (0: off)
+N_PARAMS = 27
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -175,13 +176,17 @@ def _skew(n, s1, s2, s3):
 
 
 @njit(cache=True, nogil=True)
-def _metric(kind, pk, width):
+def _metric(kind, pk, width, dur, long_s):
     """What makes a swing lobe stand out against its neighbour: peak rate (0), width = area/peak
-    (1, foot: the swing is the broad lobe), or sharpness = peak/width (2, shank: the swing is high
-    and short, the stance counter-rotation low and long; robust to a clipped gyro)."""
+    (1, foot: the swing is the broad lobe; a lobe longer than ``long_s`` s is scaled by long_s/dur,
+    so that a foot rolling through stance into push-off does not outgrow its swing), or sharpness =
+    peak/width (2, shank: the swing is high and short, the stance counter-rotation low and long;
+    robust to a clipped gyro)."""
     if kind < 0.5:
         return pk
     if kind < 1.5:
+        if long_s > 0.0 and dur > long_s:
+            return width * long_s / dur
         return width
     return pk / width if width > 0.0 else 0.0
 
@@ -260,12 +265,12 @@ def _end_lobe(S, P, w_now, t_now):
     big = area >= P[P_MIN_AREA] and pk >= P[P_MIN_PEAK]
     if big:
         width = area / pk
-        metric = _metric(P[P_METRIC], pk, width)
+        metric = _metric(P[P_METRIC], pk, width, dur, P[P_LONG_LOBE_S])
         is_swing = False
         tentative = False
         ratio = 1.0
         if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
-            prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH])
+            prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH], S[S_B_T1] - S[S_B_T0], P[P_LONG_LOBE_S])
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
             if not is_swing and S[S_B_SWING] > 0.0 and P[P_REVERSE_FRAC] > 0.0 \

@@ -379,21 +379,22 @@ class ReferenceStrideDetector:
             width = lobe.area / lobe.peak
             use_width = p.metric == "width"
 
-            def lobe_metric(peak: float, w: float) -> float:
-                """peak rate, width (foot: the swing is broad) or sharpness peak/width (shank)."""
+            def lobe_metric(peak: float, w: float, dur: float) -> float:
+                """peak rate, width (foot: the swing is broad; scaled by long_lobe_s / dur for a lobe
+                lasting longer) or sharpness peak/width (shank)."""
                 if p.metric == "peak":
                     return peak
                 if p.metric == "width":
-                    return w
+                    return w * p.long_lobe_s / dur if 0.0 < p.long_lobe_s < dur else w
                 return peak / w if w > 0.0 else 0.0
 
-            metric = lobe_metric(lobe.peak, width)
+            metric = lobe_metric(lobe.peak, width, dur)
             is_swing = False
             tentative = False
             ratio = 1.0
             big = self.big
             if big is not None and big.sign != sg and lobe.t0 - big.t1 <= p.pair_max_gap_s:
-                prev_metric = lobe_metric(big.peak, big.width)
+                prev_metric = lobe_metric(big.peak, big.width, big.t1 - big.t0)
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
                 if not is_swing and big.is_swing and p.reverse_frac > 0.0 and metric >= p.reverse_frac * prev_metric:

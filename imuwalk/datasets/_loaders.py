@@ -185,6 +185,10 @@ def load_gaitmap_not_rotated(folder: Path, entry: dict) -> list[GaitRecording]:
     return _gaitmap_common(folder, "gaitmap_not_rotated", "imu_sample_not_rotated.csv")
 
 
+#: scored margin around each burst of annotated ICs (less than half a stride: the unannotated neighbours stay out)
+IC_STRIDE_MARGIN_S = 0.3
+
+
 def load_gaitmap_ic_stride(folder: Path, entry: dict) -> list[GaitRecording]:
     """gaitmap 4×10 m example at 102.4 Hz; GT = mocap IC stride borders (ic only, fc None)."""
     import pandas as pd
@@ -196,12 +200,17 @@ def load_gaitmap_ic_stride(folder: Path, entry: dict) -> list[GaitRecording]:
         t, acc, gyr = _gaitmap_imu(folder / "imu_sample_ic_stride.csv", rate, side)
         e = sb[sb["foot"] == side]
         ic = np.unique(np.concatenate([e["start"].to_numpy(), e["end"].to_numpy()])) / rate
+        # the strides are annotated only inside the mocap volume: 2-3 per 10-m pass; the walking between
+        # those bursts (rest of the pass, turns) has no reference and is not scored
+        gap = 1.5 * float(np.median(np.diff(ic)))
+        exclude = [(float(a) + IC_STRIDE_MARGIN_S, float(b) - IC_STRIDE_MARGIN_S)
+                   for a, b in zip(ic[:-1], ic[1:], strict=True) if b - a > gap]
         out.append(
             _rec(
                 f"gaitmap_ic_stride/{side}", "gaitmap_ic_stride", t, acc, gyr, placement="foot", side=side,
-                ic=ic, fc=None, region=(float(ic.min()) - 0.3, float(ic.max()) + 0.3),
+                ic=ic, fc=None, region=(float(ic.min()) - IC_STRIDE_MARGIN_S, float(ic.max()) + IC_STRIDE_MARGIN_S),
                 segments=_forward_all(t),
-                meta={"rate_hz": rate, "file": "imu_sample_ic_stride.csv", "exclude": [], "sagittal_axis": 1,
+                meta={"rate_hz": rate, "file": "imu_sample_ic_stride.csv", "exclude": exclude, "sagittal_axis": 1,
                       "gt": "mocap IC stride borders (stride_borders_sample_ic_stride.csv)"},
             )
         )
