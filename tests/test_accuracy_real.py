@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import imuwalk
+from imuwalk.evaluate import in_region
 from tests.conftest import require_data
 
 
@@ -46,9 +47,9 @@ def _pooled(recs):
     ic_err, fc_err, lat = [], [], []
     for r in recs:
         ev = imuwalk.detect_steps(r.t, r.acc, r.gyr, placement=r.placement).events
-        a, b = r.region
-        det = ev[(ev["t_ic"] >= a) & (ev["t_ic"] <= b)]
-        ref = r.ic[(r.ic >= a) & (r.ic <= b)]
+        ex = r.meta.get("exclude", ())
+        det = ev[in_region(ev["t_ic"], r.region, ex)]
+        ref = r.ic[in_region(r.ic, r.region, ex)]
         pairs = _match(det["t_ic"], ref, 0.05)
         tp += len(pairs)
         n_det += len(det)
@@ -56,7 +57,7 @@ def _pooled(recs):
         ic_err += [det["t_ic"][i] - ref[j] for i, j in pairs]
         lat += [det["t_emit"][i] - ref[j] for i, j in pairs]
         if r.fc is not None:
-            fr = r.fc[(r.fc >= a) & (r.fc <= b)]
+            fr = r.fc[in_region(r.fc, r.region, ex)]
             fc_err += [det["t_fc"][i] - fr[j] for i, j in _match(det["t_fc"], fr, 0.1)]
     f1 = 2 * tp / (n_det + n_ref)
     return f1, np.median(np.abs(ic_err)), (np.median(np.abs(fc_err)) if fc_err else np.nan), np.percentile(lat, 95)
