@@ -60,7 +60,8 @@ P_MIN_STANCE_S = 23  # a swing starts at least this long after the previous swin
 P_TENT_PEAK_FRAC = 24  # a tentative swing stops waiting once the opposite lobe stays below this share of its peak
 P_REVERSE_FRAC = 25  # an opposite lobe reaching this share of the last swing's metric is a swing the other way
 P_LONG_LOBE_S = 26  # width metric: a lobe lasting longer is scaled down by this / duration (0: off)
-N_PARAMS = 27
+P_IC_MIN_LAG_S = 27  # the IC is at least this long after the swing lobe ends
+N_PARAMS = 28
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -219,6 +220,8 @@ def _emit(S, P, t_now, out, n_out):
         t_ic = t1 + P[P_IC_WEIGHT] * (S[S_P_TAMAX] - t1) + P[P_IC_OFFSET_S]
     else:
         t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
+    if t_ic < t1 + P[P_IC_MIN_LAG_S]:
+        t_ic = t1 + P[P_IC_MIN_LAG_S]  # the foot cannot land before its swing ends
     t_fc = S[S_P_FC]
     flags = int(S[S_P_FLAGS])
     r = out[n_out]

@@ -305,6 +305,7 @@ class ReferenceStrideDetector:
         else:
             t_dip = ps.t_dip if ps.dip > p.hyst_rads else ps.t1  # no dip seen: land at the swing end
             t_ic = ps.t1 + p.ic_weight * (t_dip - ps.t1) + p.ic_offset_s
+        t_ic = max(t_ic, ps.t1 + p.ic_min_lag_s)  # the foot cannot land before its swing ends
         flags = ps.flags
         row = np.zeros(1, dtype=STRIDE_DTYPE)[0]
         row["t_ic"] = t_ic
