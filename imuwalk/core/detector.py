@@ -84,7 +84,8 @@ class DetectorParams:
             # (never earlier than 10 ms after the swing lobe ends: an early, low dip peak is the foot
             # slowing down before it lands, not the plantarflexion after it)
             base = {"metric": "width", "ic_mode": "dip_peak", "ic_weight": 1.0, "ic_offset_s": -0.03,
-                    "ic_min_lag_s": 0.01, "tentative_wait_s": 0.7, "long_lobe_s": 0.4}
+                    "ic_min_lag_s": 0.01, "tentative_wait_s": 0.7, "long_lobe_s": 0.4,
+                    "min_swing_angle_rad": 0.3}
         else:
             # FC: toe-off lies between the pre-swing minimum (Aminian's TO) and the swing start; on the
             # leg set's foot-pressure contacts 0.3 of the way is 24 ms late, 0.2 13 ms (median)
