@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+from numba import njit
 
 from imuwalk.core import kernel as K
 from imuwalk.core.direction import DirectionDecider, Mount
@@ -19,6 +20,9 @@ from imuwalk.core.rows import empty_rows
 PLACEMENTS = {"shank": "shank", "ankle": "shank", "foot": "foot"}
 
 _F8 = np.dtype(np.float64)
+_ND = np.ndarray
+_STRIDES_1D = (8,)
+_STRIDES_2D = (24, 8)
 _EMPTY = empty_rows(0)
 _EMPTY.flags.writeable = False
 
@@ -210,28 +214,35 @@ def _check_inputs(t, acc, gyr):
 
 def _rows_from_buffer(buf: np.ndarray, n: int) -> np.ndarray:
     rows = empty_rows(n)
-    if n == 0:
-        return rows
-    b = buf[:n]
-    rows["t_ic"] = b[:, K.O_T_IC]
-    rows["t_fc"] = b[:, K.O_T_FC]
-    rows["t_emit"] = b[:, K.O_T_EMIT]
-    rows["t_mid_swing"] = b[:, K.O_T_MID]
-    rows["t_prev_ic"] = b[:, K.O_T_PREV_IC]
-    rows["stride_time_s"] = b[:, K.O_STRIDE_T]
-    rows["swing_time_s"] = b[:, K.O_SWING_T]
-    rows["stance_time_s"] = b[:, K.O_STANCE_T]
-    rows["peak_swing_rate"] = b[:, K.O_PEAK]
-    rows["swing_angle"] = b[:, K.O_AREA]
-    rows["direction_cue"] = b[:, K.O_CUE]
-    rows["swing_sign"] = b[:, K.O_SWING_SG].astype(np.int8)
-    rows["quality"] = b[:, K.O_QUALITY]
-    rows["stride_index"] = b[:, K.O_INDEX].astype(np.int64)
-    rows["flags"] = b[:, K.O_FLAGS].astype(np.uint16)
-    rows["swing_axis_x"] = b[:, K.O_AX]
-    rows["swing_axis_y"] = b[:, K.O_AX + 1]
-    rows["swing_axis_z"] = b[:, K.O_AX + 2]
+    if n:
+        _fill_rows(buf, n, rows)
     return rows
+
+
+@njit(cache=True, nogil=True)
+def _fill_rows(buf, n, rows):  # pragma: no cover - compiled; one call instead of 19 field copies
+    """Copy the kernel's output rows ``buf[:n]`` (float64, kernel.O_* columns) into ``rows`` (STRIDE_DTYPE)."""
+    for i in range(n):
+        r = rows[i]
+        b = buf[i]
+        r.t_ic = b[K.O_T_IC]
+        r.t_fc = b[K.O_T_FC]
+        r.t_emit = b[K.O_T_EMIT]
+        r.t_mid_swing = b[K.O_T_MID]
+        r.t_prev_ic = b[K.O_T_PREV_IC]
+        r.stride_time_s = b[K.O_STRIDE_T]
+        r.swing_time_s = b[K.O_SWING_T]
+        r.stance_time_s = b[K.O_STANCE_T]
+        r.peak_swing_rate = b[K.O_PEAK]
+        r.swing_angle = b[K.O_AREA]
+        r.direction_cue = b[K.O_CUE]
+        r.swing_sign = np.int8(b[K.O_SWING_SG])
+        r.quality = b[K.O_QUALITY]
+        r.stride_index = np.int64(b[K.O_INDEX])
+        r.flags = np.uint16(b[K.O_FLAGS])
+        r.swing_axis_x = b[K.O_AX]
+        r.swing_axis_y = b[K.O_AX + 1]
+        r.swing_axis_z = b[K.O_AX + 2]
 
 
 class StepDetector:
@@ -280,10 +291,12 @@ class StepDetector:
         """Feed samples: t (N,) s, acc (N, 3) m/s², gyr (N, 3) rad/s. Returns rows finalized now."""
         if self.finished_:
             raise ValueError("update: the detector was finished; call reset() to start a new stream")
-        if not (type(t) is np.ndarray and type(acc) is np.ndarray and type(gyr) is np.ndarray
-                and t.dtype == _F8 and acc.dtype == _F8 and gyr.dtype == _F8 and t.ndim == 1
-                and acc.shape == gyr.shape == (t.shape[0], 3)
-                and t.flags.c_contiguous and acc.flags.c_contiguous and gyr.flags.c_contiguous):
+        # fast path (a few hundred ns): native float64, C-contiguous (strides say so), right shapes;
+        # anything else goes through the full check, which converts or raises a clear error
+        if not (type(t) is _ND and type(acc) is _ND and type(gyr) is _ND
+                and t.dtype is _F8 and acc.dtype is _F8 and gyr.dtype is _F8
+                and t.strides == _STRIDES_1D and acc.strides == _STRIDES_2D and gyr.strides == _STRIDES_2D
+                and acc.shape == gyr.shape == (t.shape[0], 3)):
             t, acc, gyr = _check_shapes(t, acc, gyr)
         n = t.shape[0]
         if n == 0:
@@ -309,7 +322,7 @@ class StepDetector:
                 parts.append(self._finalize_rows(n_out))
                 start += done
             rows = np.concatenate(parts)
-        self._t_last = t[-1]
+        self._t_last = t.item(-1)
         self.n_samples_ += n
         return rows
 
