@@ -98,6 +98,12 @@ def test_kernel_matches_reference_with_other_parameters_on_real_data():
     t, acc, gyr, placement = real_recording("marpino", 1)
     _compare(t, acc, gyr, placement, metric="width", ic_mode="impact", min_rows=1)
     _compare(t, acc, gyr, placement, ic_mode="gyro_impact", min_rows=1)
+    # this session's rules switched off / swapped between placements
+    _compare(t, acc, gyr, placement, reverse_frac=0.0, long_lobe_s=0.0, ic_min_lag_s=-1.0, min_rows=1)
+    t, acc, gyr, placement = real_recording("marpino", 2)  # a shank
+    assert placement == "shank"
+    _compare(t, acc, gyr, placement, tentative_peak_frac=0.0, reverse_frac=0.0, min_rows=1)
+    _compare(t, acc, gyr, placement, ic_mode="dip_peak", ic_min_lag_s=0.02, long_lobe_s=0.3, min_rows=1)
 
 
 @pytest.mark.realdata
