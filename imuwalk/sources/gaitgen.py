@@ -41,6 +41,11 @@ class GeneratedWalk:
     t (N,) s; acc (N, 3) m/s² incl. gravity; gyr (N, 3) rad/s (sensor frame = rotation @ leg frame).
     ic, fc, stride_direction: one entry per stride, sorted by ic (s, s, +1/−1/0); within a stride
     fc < ic. stride_bounds (n, 2) s. segments [(start_s, end_s, label)]. rotation (3, 3): leg → sensor.
+
+    Convention: ``ic`` is where the swing's sagittal rate crosses zero, and the landing impact is placed
+    there. Detectors that take IC from the dip after the swing do so by design: the shank literature
+    (Aminian et al. 2002) and imuwalk, whose shank ICs fall 30 ms after ``ic`` when walking and 70 ms
+    after it when running. Score generated gait with that in mind, or with a wider tolerance.
     """
 
     t: np.ndarray
