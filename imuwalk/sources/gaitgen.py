@@ -188,16 +188,17 @@ def _blend_boundaries(t: np.ndarray, w: np.ndarray, bounds: np.ndarray, half_s: 
     linear cross-fade over ``half_s`` on each side meets at the mean of both levels; its two halves
     change the integral by opposite amounts, so the pitch after the border is unchanged."""
     n = len(t)
-    for b in bounds:
-        i = int(np.searchsorted(t, b))
+    # t is sorted: [b - half_s, b) and [b, b + half_s) are index ranges
+    a_idx = np.searchsorted(t, bounds - half_s)
+    b_idx = np.searchsorted(t, bounds)
+    c_idx = np.searchsorted(t, bounds + half_s)
+    for b, a, i, c in zip(bounds, a_idx, b_idx, c_idx, strict=True):
         if i <= 0 or i >= n:
             continue
         lo, hi = w[i - 1], w[i]
         mid = 0.5 * (lo + hi)
-        left = (t >= b - half_s) & (t < b)
-        right = (t >= b) & (t < b + half_s)
-        w[left] += (mid - lo) * (t[left] - (b - half_s)) / half_s
-        w[right] += (mid - hi) * (1.0 - (t[right] - b) / half_s)
+        w[a:i] += (mid - lo) * (t[a:i] - (b - half_s)) / half_s
+        w[i:c] += (mid - hi) * (1.0 - (t[i:c] - b) / half_s)
 
 
 def generate_walk(
