@@ -116,7 +116,8 @@ def import_first_call_s() -> tuple[float, float]:
 
 def test_import_and_first_call_warm_cache(benchmark):
     import_first_call_s()  # warm the Numba cache
-    benchmark.pedantic(lambda: import_first_call_s(), rounds=3, iterations=1)
-    s = min(import_first_call_s()[0] for _ in range(3))
-    benchmark.extra_info.update(seconds=s, target_s=TARGET_IMPORT_FIRST_CALL_S)
+    runs: list[tuple[float, float]] = []
+    benchmark.pedantic(lambda: runs.append(import_first_call_s()), rounds=3, iterations=1)
+    s = min(r[0] for r in runs)  # the rounds' own figures: no second set of interpreters
+    benchmark.extra_info.update(seconds=s, exit_s=min(r[1] for r in runs), target_s=TARGET_IMPORT_FIRST_CALL_S)
     assert s <= TARGET_IMPORT_FIRST_CALL_S, f"import + first call {s:.2f} s (interpreter start included)"
