@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import imuwalk
-from imuwalk.evaluate import in_region
+from imuwalk.evaluate import pool, score_recording
 from tests.conftest import require_data
 
 
@@ -24,43 +24,12 @@ def _load(name):
         pytest.skip(str(e))
 
 
-def _match(det, ref, tol):
-    """Greedy one-to-one matching by smallest |dt| (same rule as imuwalk.evaluate)."""
-    if len(det) == 0 or len(ref) == 0:
-        return []
-    d = np.abs(det[:, None] - ref[None, :])
-    used_d, used_r, pairs = set(), set(), []
-    for k in np.argsort(d, axis=None, kind="stable"):
-        i, j = divmod(int(k), len(ref))
-        if d[i, j] > tol:
-            break
-        if i in used_d or j in used_r:
-            continue
-        used_d.add(i)
-        used_r.add(j)
-        pairs.append((i, j))
-    return pairs
-
-
 def _pooled(recs):
-    tp = n_det = n_ref = 0
-    ic_err, fc_err, lat = [], [], []
-    for r in recs:
-        ev = imuwalk.detect_steps(r.t, r.acc, r.gyr, placement=r.placement).events
-        ex = r.meta.get("exclude", ())
-        det = ev[in_region(ev["t_ic"], r.region, ex)]
-        ref = r.ic[in_region(r.ic, r.region, ex)]
-        pairs = _match(det["t_ic"], ref, 0.05)
-        tp += len(pairs)
-        n_det += len(det)
-        n_ref += len(ref)
-        ic_err += [det["t_ic"][i] - ref[j] for i, j in pairs]
-        lat += [det["t_emit"][i] - ref[j] for i, j in pairs]
-        if r.fc is not None:
-            fr = r.fc[in_region(r.fc, r.region, ex)]
-            fc_err += [det["t_fc"][i] - fr[j] for i, j in _match(det["t_fc"], fr, 0.1)]
-    f1 = 2 * tp / (n_det + n_ref)
-    return f1, np.median(np.abs(ic_err)), (np.median(np.abs(fc_err)) if fc_err else np.nan), np.percentile(lat, 95)
+    """(F1@50, IC median |err|, FC median |err| or NaN, latency p95), seconds, by imuwalk.evaluate's rules."""
+    m = pool([score_recording(r, imuwalk.detect_steps(r.t, r.acc, r.gyr, placement=r.placement).events)
+              for r in recs])
+    ms = lambda k: np.nan if m[k] is None else m[k] / 1000.0  # noqa: E731
+    return m["f1_50"], ms("ic_err_median_ms"), ms("fc_err_median_ms"), ms("latency_p95_ms")
 
 
 @pytest.mark.realdata

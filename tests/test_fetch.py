@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import hashlib
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -29,13 +28,10 @@ import numpy as np
 import pytest
 
 from imuwalk import datasets as D
+from imuwalk.datasets._loaders import _sha256
 from tests.conftest import require_data
 
 NAME = "gaitmap"
-
-
-def _sha256(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
 @pytest.fixture
