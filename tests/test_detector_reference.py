@@ -104,6 +104,8 @@ def test_kernel_matches_reference_with_other_parameters_on_real_data():
     assert placement == "shank"
     _compare(t, acc, gyr, placement, tentative_peak_frac=0.0, reverse_frac=0.0, min_rows=1)
     _compare(t, acc, gyr, placement, ic_mode="dip_peak", ic_min_lag_s=0.02, long_lobe_s=0.3, min_rows=1)
+    # the weak-dip IC floor on the shank, where every dip counts as weak below 8 rad/s
+    _compare(t, acc, gyr, placement, weak_dip_rads=8.0, ic_min_lag_weak_s=0.06, min_rows=1)
 
 
 @pytest.mark.realdata

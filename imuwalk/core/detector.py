@@ -29,6 +29,8 @@ _EMPTY.flags.writeable = False
 
 #: IC anchors, in the kernel's order (P_IC_MODE)
 IC_MODES = ("dip", "impact", "gyro_impact", "dip_peak")
+#: parameters that may be negative (offsets and lags in s)
+_SIGNED = ("ic_offset_s", "fc_offset_s", "ic_min_lag_s", "ic_min_lag_weak_s")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class DetectorParams:
     ic_weight: float = 0.5  # IC between swing end (0) and dip extremum (1)
     ic_offset_s: float = 0.0
     ic_min_lag_s: float = -1.0  # the IC is at least this long after the swing lobe ends (s; may be negative)
+    #: a landing dip peaking below weak_dip_rads (0: off) puts the IC at least ic_min_lag_weak_s after the
+    #: swing lobe ends
+    weak_dip_rads: float = 0.0
+    ic_min_lag_weak_s: float = 0.0
     fc_weight: float = 0.3  # FC between the pre-swing extremum (0) and the swing start (1)
     fc_search_s: float = 0.3
     fc_offset_s: float = 0.0
@@ -87,9 +93,11 @@ class DetectorParams:
             # lobe of stance + push-off, broader by area/peak than the swing but twice as long
             # (never earlier than 10 ms after the swing lobe ends: an early, low dip peak is the foot
             # slowing down before it lands, not the plantarflexion after it)
+            # a weak dip (< 4 rad/s) is a flat landing with no heel-first slap: the reference ICs spread
+            # 0-90 ms after the swing end there, so the IC goes no earlier than the middle, 45 ms
             base = {"metric": "width", "ic_mode": "dip_peak", "ic_weight": 1.0, "ic_offset_s": -0.03,
                     "ic_min_lag_s": 0.01, "tentative_wait_s": 0.7, "long_lobe_s": 0.4,
-                    "min_swing_angle_rad": 0.3}
+                    "min_swing_angle_rad": 0.3, "weak_dip_rads": 4.0, "ic_min_lag_weak_s": 0.045}
         else:
             # FC: toe-off lies between the pre-swing minimum (Aminian's TO) and the swing start; on the
             # leg set's foot-pressure contacts 0.3 of the way is 24 ms late, 0.2 13 ms (median)
@@ -114,7 +122,7 @@ class DetectorParams:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
                 raise ValueError(f"{f.name}: expected a number, got {v!r}")
-            if not math.isfinite(v) or v < 0 and f.name not in ("ic_offset_s", "fc_offset_s", "ic_min_lag_s"):
+            if not math.isfinite(v) or v < 0 and f.name not in _SIGNED:
                 raise ValueError(f"{f.name}: expected a finite non-negative value, got {v!r}")
         for name in ("axis_tau_s", "gap_s", "min_swing_angle_rad", "min_swing_peak_rads", "hyst_rads"):
             if getattr(self, name) <= 0:
@@ -133,6 +141,8 @@ class DetectorParams:
         P[K.P_REVERSE_FRAC] = self.reverse_frac
         P[K.P_LONG_LOBE_S] = self.long_lobe_s
         P[K.P_IC_MIN_LAG_S] = self.ic_min_lag_s
+        P[K.P_WEAK_DIP] = self.weak_dip_rads
+        P[K.P_IC_MIN_LAG_WEAK_S] = self.ic_min_lag_weak_s
         P[K.P_HYST] = self.hyst_rads
         P[K.P_MIN_AREA] = self.min_swing_angle_rad
         P[K.P_MIN_PEAK] = self.min_swing_peak_rads

@@ -61,7 +61,9 @@ P_TENT_PEAK_FRAC = 24  # a tentative swing stops waiting once the opposite lobe 
 P_REVERSE_FRAC = 25  # an opposite lobe reaching this share of the last swing's metric is a swing the other way
 P_LONG_LOBE_S = 26  # width metric: a lobe lasting longer is scaled down by this / duration (0: off)
 P_IC_MIN_LAG_S = 27  # the IC is at least this long after the swing lobe ends
-N_PARAMS = 28
+P_WEAK_DIP = 28  # a landing dip peaking below this (rad/s) is weak (0: off) ...
+P_IC_MIN_LAG_WEAK_S = 29  # ... and then the IC is at least this long after the swing lobe ends
+N_PARAMS = 30
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -222,6 +224,8 @@ def _emit(S, P, t_now, out, n_out):
         t_ic = t1 + P[P_IC_WEIGHT] * (t_dip - t1) + P[P_IC_OFFSET_S]
     if t_ic < t1 + P[P_IC_MIN_LAG_S]:
         t_ic = t1 + P[P_IC_MIN_LAG_S]  # the foot cannot land before its swing ends
+    if S[S_P_DIP] < P[P_WEAK_DIP] and t_ic < t1 + P[P_IC_MIN_LAG_WEAK_S]:
+        t_ic = t1 + P[P_IC_MIN_LAG_WEAK_S]  # weak dip: flat landing, no heel-first slap to anchor on
     t_fc = S[S_P_FC]
     flags = int(S[S_P_FLAGS])
     r = out[n_out]

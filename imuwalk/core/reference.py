@@ -306,6 +306,8 @@ class ReferenceStrideDetector:
             t_dip = ps.t_dip if ps.dip > p.hyst_rads else ps.t1  # no dip seen: land at the swing end
             t_ic = ps.t1 + p.ic_weight * (t_dip - ps.t1) + p.ic_offset_s
         t_ic = max(t_ic, ps.t1 + p.ic_min_lag_s)  # the foot cannot land before its swing ends
+        if ps.dip < p.weak_dip_rads:  # weak dip: flat landing, no heel-first slap to anchor on
+            t_ic = max(t_ic, ps.t1 + p.ic_min_lag_weak_s)
         flags = ps.flags
         row = np.zeros(1, dtype=STRIDE_DTYPE)[0]
         row["t_ic"] = t_ic
