@@ -66,6 +66,24 @@ def test_ipol_detects_strides():
 
 
 @pytest.mark.realdata
+def test_weak_dip_floor_only_moves_ics_later():
+    """The weak-dip rule (foot) moves some ICs later, to at most 45 ms after the swing end, and changes
+    nothing else: same strides, same emission samples, same FC."""
+    moved = 0
+    for r in _load("ipol")[:8]:
+        on = imuwalk.detect_steps(r.t, r.acc, r.gyr, placement="foot").events
+        off = imuwalk.detect_steps(r.t, r.acc, r.gyr, placement="foot", weak_dip_rads=0.0).events
+        assert len(on) == len(off)
+        for k in ("t_emit", "t_fc", "t_mid_swing", "direction"):
+            assert np.array_equal(on[k], off[k]), k
+        d = on["t_ic"] - off["t_ic"]
+        assert np.all(d >= 0.0) and np.all(d <= 0.045 - 0.01 + 1e-9)  # old IC >= swing end + 10 ms
+        assert np.all(on["t_ic"] <= on["t_emit"])
+        moved += int(np.count_nonzero(d > 0))
+    assert moved >= 3, "the rule should move a few ICs on these recordings"
+
+
+@pytest.mark.realdata
 @pytest.mark.parametrize("placement", ["foot", "shank"])
 def test_marpino_leg_set(placement):
     """Foot and shank sensors of the leg set against foot-pressure contacts (SOURCE.md rule).
