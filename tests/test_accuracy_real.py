@@ -32,14 +32,19 @@ def _pooled(recs):
     return m["f1_50"], ms("ic_err_median_ms"), ms("fc_err_median_ms"), ms("latency_p95_ms")
 
 
+def _assert_targets(label, recs, f1_min=0.95):
+    """Issue 2's targets: IC F1@50 >= f1_min, IC median <= 20 ms, FC median <= 30 ms, latency p95 <= 150 ms."""
+    f1, ic_med, fc_med, lat95 = _pooled(recs)
+    assert f1 >= f1_min, f"{label}: IC F1@50ms {f1:.3f}"
+    assert ic_med <= 0.020, f"{label}: IC median |err| {ic_med * 1000:.1f} ms"
+    assert fc_med <= 0.030, f"{label}: FC median |err| {fc_med * 1000:.1f} ms"
+    assert lat95 <= 0.150, f"{label}: latency p95 {lat95 * 1000:.0f} ms"
+
+
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", ["gaitmap", "gaitmap_not_rotated"])
 def test_gaitmap_f1_and_latency(name):
-    f1, ic_med, fc_med, lat95 = _pooled(_load(name))
-    assert f1 >= 0.95, f"{name}: IC F1@50ms {f1:.3f}"
-    assert ic_med <= 0.020, f"{name}: IC median |err| {ic_med * 1000:.1f} ms"
-    assert fc_med <= 0.030, f"{name}: FC median |err| {fc_med * 1000:.1f} ms"
-    assert lat95 <= 0.150, f"{name}: latency p95 {lat95 * 1000:.0f} ms"
+    _assert_targets(name, _load(name))
 
 
 @pytest.mark.realdata
@@ -56,13 +61,8 @@ def test_rotation_invariance_gaitmap():
 
 @pytest.mark.realdata
 def test_ipol_detects_strides():
-    f1, ic_med, fc_med, lat95 = _pooled(_load("ipol"))
-    # Issue 2's targets; measured 0.957 pooled (the misses left are U-turn and shuffle steps with little
-    # sagittal rotation)
-    assert f1 >= 0.95, f"ipol: IC F1@50ms {f1:.3f}"
-    assert ic_med <= 0.020
-    assert fc_med <= 0.030
-    assert lat95 <= 0.150
+    # measured 0.957 pooled (the misses left are U-turn and shuffle steps with little sagittal rotation)
+    _assert_targets("ipol", _load("ipol"))
 
 
 @pytest.mark.realdata
@@ -93,12 +93,7 @@ def test_marpino_leg_set(placement):
     the foot lands with the weight split between both feet, has its heel crossing 25 % of its range
     400 ms after the landing (20180621_6, right) or never (20180713_1, right), and the first step
     from standing loads the heel 110–160 ms after the landing. Guard what the detector reaches."""
-    recs = [r for r in _load("marpino") if r.placement == placement]
-    f1, ic_med, fc_med, lat95 = _pooled(recs)
-    assert f1 >= 0.85, f"marpino {placement}: IC F1@50ms {f1:.3f}"
-    assert ic_med <= 0.020, f"marpino {placement}: IC median |err| {ic_med * 1000:.1f} ms"
-    assert fc_med <= 0.030, f"marpino {placement}: FC median |err| {fc_med * 1000:.1f} ms"
-    assert lat95 <= 0.150, f"marpino {placement}: latency p95 {lat95 * 1000:.0f} ms"
+    _assert_targets(f"marpino {placement}", [r for r in _load("marpino") if r.placement == placement], f1_min=0.85)
 
 
 @pytest.mark.realdata
