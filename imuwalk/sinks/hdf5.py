@@ -264,6 +264,7 @@ class Recorder:
             raise
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._wake = threading.Event()  # stop/sync: flush now instead of at the next interval
+        self._late: dict[str, str] = {}  # file attributes known only during the session, written at close()
         self._error: RecorderError | None = None
         self._error_raised = False
         self._closed = False
@@ -325,18 +326,14 @@ class Recorder:
 
     def set_params(self, params: Any, placement: str | None = None) -> None:
         """Detector parameters (and placement) known only after construction; stored at ``close()``."""
-        late = getattr(self, "_late", {})
-        late["detector_params_json"] = _dumps(params)
+        self._late["detector_params_json"] = _dumps(params)
         if placement:
-            late["placement"] = str(placement)
-        self._late = late
+            self._late["placement"] = str(placement)
 
     def set_mount(self, mount: Any) -> None:
         """The mount (``Mount.to_dict()`` or a dict) known only during the session (calibration);
         replaces the file's ``mount_json`` at ``close()`` so that replay uses it."""
-        late = getattr(self, "_late", {})
-        late["mount_json"] = _dumps(mount)
-        self._late = late
+        self._late["mount_json"] = _dumps(mount)
 
     def write_block(self, block: SampleBlock) -> None:
         """Enqueue a SampleBlock (non-blocking)."""
@@ -821,7 +818,7 @@ class Recorder:
             st = dict(self.stats)
             st["si_mismatch_samples"] = self._si_mismatch
             f.attrs["recorder_stats_json"] = _dumps(st)
-            for k, v in getattr(self, "_late", {}).items():
+            for k, v in self._late.items():
                 f.attrs[k] = v
                 if k == "detector_params_json":
                     f["strides"].attrs[k] = v
