@@ -68,3 +68,29 @@ def test_c_stream_decodes(c_stream):
     assert list(dec.logs) == [(1, "c stream")]
     assert dec.status.samples_total == 2000 and st.device_tx_dropped == 4 and st.overrun_flags == 4
     assert dec.pongs[-1].token == 0xCAFEBABE and dec.pongs[-1].t_us_rx == 12345
+
+
+def test_mpu6050_dlpf_keeps_the_gyro_band_below_the_output_rate(tmp_path):
+    """The sketch's MPU-6050 anti-alias choice, compiled from imu_shim.h as is: for every output rate
+    (1 kHz / div) the DLPF's gyro bandwidth is at most the rate, and it is the widest that is."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc)")
+    shim = (PROTO_DIR.parent / "arduino" / "imuwalk_stream" / "imu_shim.h").read_text()
+    start = shim.index("static uint8_t mpu6050_dlpf_cfg(uint32_t div)")
+    body = shim[start:shim.index("\n}\n", start) + 3]
+    src = tmp_path / "dlpf.c"
+    src.write_text("#include <stdint.h>\n#include <stdio.h>\n" + body +
+                   "int main(void){for(uint32_t d=1;d<=256;d++)printf(\"%u %u\\n\",d,mpu6050_dlpf_cfg(d));return 0;}\n")
+    exe = tmp_path / "dlpf"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-o", str(exe), str(src)], check=True, timeout=60)
+    rows = [tuple(map(int, ln.split())) for ln in subprocess.run([str(exe)], capture_output=True, text=True,
+                                                                 check=True).stdout.split("\n") if ln]
+    gyro_bw = {1: 188, 2: 98, 3: 42, 4: 20, 5: 10, 6: 5}  # MPU-6050 register map, CONFIG (0x1A)
+    for div, cfg in rows:
+        rate = 1000.0 / div
+        assert 1 <= cfg <= 6, (div, cfg)
+        assert gyro_bw[cfg] <= rate or cfg == 6, f"{rate:.1f} Hz output: DLPF {gyro_bw[cfg]} Hz aliases"
+        if cfg > 1:
+            assert gyro_bw[cfg - 1] > rate, f"{rate:.1f} Hz output: DLPF {gyro_bw[cfg]} Hz is narrower than needed"
+    got = dict(rows)
+    assert (got[5], got[10], got[20], got[40]) == (1, 2, 3, 4)  # 200, 100, 50, 25 Hz

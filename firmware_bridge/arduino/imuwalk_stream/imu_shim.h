@@ -188,6 +188,8 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
         }
     }
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x12, 0x44);                        /* CTRL3_C: BDU, IF_INC */
+    /* both sensors' default digital filters (accelerometer LPF1, gyroscope LPF2) band-limit to ODR / 2 or
+     * below at every ODR, so no extra anti-alias setting is needed (unlike the MPU-6050 below) */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x10, (uint8_t)((code << 4) | 0x0C)); /* CTRL1_XL: ODR, +-8 g */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x11, (uint8_t)((code << 4) | 0x08)); /* CTRL2_G: ODR, 1000 dps */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x0D, 0x01);                        /* INT1_CTRL: DRDY_XL */
@@ -221,6 +223,25 @@ static bool imu_read(imu_sample_t *s, uint8_t *missed)
 #ifndef IMUWALK_MPU6050_ADDR
 #define IMUWALK_MPU6050_ADDR 0x68
 #endif
+/* DLPF_CFG for an output rate of 1 kHz / div: the widest digital low-pass whose gyro bandwidth (188, 98, 42,
+ * 20, 10, 5 Hz for CFG 1..6; the accelerometer's is within 4 %) is at most the output rate. Read slowly behind
+ * a wide filter, the sensor folds the ~10 ms landing impacts into large spurious rotations (strides lost);
+ * the DLPF is gentle (-3 dB at its bandwidth), so an edge at the output rate already damps the impact band
+ * that folds hardest, while an edge at half the rate doubles the filter delay (ICs 20-50 ms late on real
+ * recordings: benchmarks/rate_table.py). 200 Hz -> CFG 1 (188 Hz, 1.9 ms delay), 100 Hz -> 2 (98 Hz, 2.8 ms),
+ * 50 Hz -> 3 (42 Hz, 4.8 ms), 25 Hz -> 4 (20 Hz, 8.3 ms). CFG 1..6 all run the 1 kHz internal rate. */
+static uint8_t mpu6050_dlpf_cfg(uint32_t div)
+{
+    static const uint16_t bw_hz[] = {188, 98, 42, 20, 10};
+    uint8_t k;
+    for (k = 0; k < 5; k++) {
+        if ((uint32_t)bw_hz[k] * div <= 1000u) {
+            return (uint8_t)(k + 1u);
+        }
+    }
+    return 6u;
+}
+
 static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
 {
     uint8_t who = 0;
@@ -232,7 +253,6 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
     }
     imu_wr(IMUWALK_MPU6050_ADDR, 0x6B, 0x01); /* PWR_MGMT_1: wake, PLL with gyro X */
     delay(50);
-    imu_wr(IMUWALK_MPU6050_ADDR, 0x1A, 0x02); /* CONFIG: DLPF 94/98 Hz -> 1 kHz internal rate */
     div = odr_mhz ? (1000000u + odr_mhz / 2u) / odr_mhz : 5u;
     if (div < 1u) {
         div = 1u;
@@ -240,6 +260,7 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
     if (div > 256u) {
         div = 256u;
     }
+    imu_wr(IMUWALK_MPU6050_ADDR, 0x1A, mpu6050_dlpf_cfg(div)); /* CONFIG: anti-alias DLPF, 1 kHz internal */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x19, (uint8_t)(div - 1u)); /* SMPLRT_DIV: 1 kHz / div */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x1B, 0x10);               /* GYRO_CONFIG: +-1000 dps */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x1C, 0x10);               /* ACCEL_CONFIG: +-8 g */
