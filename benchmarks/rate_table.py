@@ -74,10 +74,9 @@ def score(recs, k: int, mode: str) -> dict[float, tuple[int, int, int]]:
     return {tol: tuple(int(x) for x in v) for tol, v in tot.items()}
 
 
-def main() -> None:
-    print("IC F1 at 50 / 100 ms; defaults at every rate")
-    print("| recordings | native | rate | " + " | ".join(MODES) + " |")
-    print("|---|---:|---:|" + "---:|" * len(MODES))
+def table_lines() -> list[str]:
+    """The Markdown table (one row per recording set and lower rate)."""
+    out = ["| recordings | native | rate | " + " | ".join(MODES) + " |", "|---|---:|---:|" + "---:|" * len(MODES)]
     for key, label in SETS.items():
         recs = load(key)
         fs = float(np.median([1.0 / np.median(np.diff(r.t)) for r in recs]))
@@ -89,7 +88,13 @@ def main() -> None:
             for mode in MODES:
                 s = score(recs, k, mode)
                 cells.append(f"{_f1(*s[0.05]):.3f} / {_f1(*s[0.1]):.3f}")
-            print(f"| {label} | {nat} | {fs / k:.1f} Hz | " + " | ".join(cells) + " |", flush=True)
+            out.append(f"| {label} | {nat} | {fs / k:.1f} Hz | " + " | ".join(cells) + " |")
+    return out
+
+
+def main() -> None:
+    print("IC F1 at 50 / 100 ms; defaults at every rate")
+    print("\n".join(table_lines()))
 
 
 if __name__ == "__main__":
