@@ -47,6 +47,7 @@ DATASETS = {
                 "commit": "b9f4bbb3758135b877acf1676da3e5bae527314b", "path": "GaitData/"},
         files=[(p, p) for p in IPOL_FILES],
         ground_truth="ic (heel strike), fc (toe-off) per foot", redistribute="keep AGPL notice",
+        discover="GaitData/*.json",  # the loader also reads further trials of the full set placed beside these
     ),
     "gaitmap": dict(
         local_dir="gaitmap_example_foot",
@@ -83,6 +84,7 @@ DATASETS = {
         files=[(f"Young/{p}", f"Dataset/Young/{p}") for p in ("20180621_6.xlsx", "20180713_1.xlsx")],
         ground_truth="ic/fc from foot pressure (heel rise 25 %, toe fall 25 %)",
         redistribute="NO (no licence)",
+        discover="**/*.xlsx",  # the loader also reads further walks of the repository placed beside these
     ),
     "ankle_log": dict(
         local_dir="ankle_mpu6050_fsr_steplog",

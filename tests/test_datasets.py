@@ -124,8 +124,12 @@ def test_fc_precedes_ic_within_stride(loaded, name):
 
 
 # ------------------------------------------------------------------ per dataset facts (from SOURCE.md)
+SHARED_IPOL_TRIALS = {f"{s}-1" for s in range(1, 13)}  # the shared subset (further trials may sit beside it)
+SHARED_MARPINO_WALKS = ("20180621_6", "20180713_1")
+
+
 def test_ipol(loaded):
-    recs = loaded("ipol")
+    recs = [r for r in loaded("ipol") if r.meta["trial"] in SHARED_IPOL_TRIALS]
     assert len(recs) == 24
     assert sum(len(r.ic) for r in recs if r.side == "left") == 210
     assert sum(len(r.ic) for r in recs if r.side == "right") == 209
@@ -183,7 +187,7 @@ def test_gaitmap_variants_consistent(loaded):
 
 
 def test_marpino(loaded):
-    recs = loaded("marpino")
+    recs = [r for r in loaded("marpino") if r.meta["walk"] in SHARED_MARPINO_WALKS]
     assert len(recs) == 8
     by = {r.name: r for r in recs}
     for walk in ("20180621_6", "20180713_1"):
@@ -334,3 +338,70 @@ def test_xlsx_fast_parser_matches_openpyxl(tmp_path):
     np.testing.assert_array_equal(fast, slow)
     with pytest.raises(KeyError):
         L._xlsx_fast(path, "sensor_all", ["Time_1", "Gyro_read_x_9"])
+
+
+# ------------------------------------------------------------------ further subjects: loaders find what is there
+def test_ipol_finds_further_trials_in_natural_order(tmp_path):
+    """Trials added from the full IPOL set (other subjects / trials, same format) are loaded too; the 16-bit
+    PacketCounter is unwrapped; a folder holding only such trials is a valid dataset folder."""
+    src = require_data("ipol_healthy_gait_feet", "GaitData")
+    gd = tmp_path / "ipol_healthy_gait_feet" / "GaitData"
+    gd.mkdir(parents=True)
+    for trial in ("10-1", "3-1"):
+        for suffix in (".json", "_lf.txt", "_rf.txt"):
+            (gd / f"{trial}{suffix}").symlink_to(src / f"{trial}{suffix}")
+    # a "further" trial 13-2: 5-1's data, its counter shifted to wrap past 65535 halfway through
+    (gd / "13-2.json").symlink_to(src / "5-1.json")
+    for suffix in ("_lf.txt", "_rf.txt"):
+        lines = (src / f"5-1{suffix}").read_text().splitlines(keepends=True)
+        body = []
+        for ln in lines[2:]:
+            c, rest = ln.split("\t", 1)
+            body.append(f"{(float(c) + 65536 - 1500) % 65536:.0f}\t{rest}")
+        (gd / f"13-2{suffix}").write_text("".join(lines[:2] + body))
+    (gd / "14-1.json").symlink_to(src / "1-1.json")  # no foot files: not a trial
+    assert L.ipol_trials(gd.parent) == ["3-1", "10-1", "13-2"]
+    recs = D.load("ipol", root=tmp_path)
+    assert [r.name for r in recs] == ["ipol/3-1/left", "ipol/3-1/right", "ipol/10-1/left", "ipol/10-1/right",
+                                      "ipol/13-2/left", "ipol/13-2/right"]
+    ref = {r.name: r for r in D.load("ipol")}
+    for side in ("left", "right"):
+        new, old = recs[4 if side == "left" else 5], ref[f"ipol/5-1/{side}"]
+        assert new.meta["subject"] == 5 and new.meta["trial"] == "13-2"
+        np.testing.assert_allclose(np.diff(new.t), np.diff(old.t))  # same time base after the unwrap
+        assert new.t[0] == pytest.approx(old.t[0] + (65536 - 1500) / 100.0)
+        np.testing.assert_array_equal(new.gyr, old.gyr)
+
+
+def test_ipol_bad_annotation_file_is_named(tmp_path):
+    src = require_data("ipol_healthy_gait_feet", "GaitData")
+    gd = tmp_path / "ipol_healthy_gait_feet" / "GaitData"
+    gd.mkdir(parents=True)
+    for suffix in ("_lf.txt", "_rf.txt"):
+        (gd / f"2-1{suffix}").symlink_to(src / f"2-1{suffix}")
+    (gd / "2-1.json").write_text('{"Subject": 2}')
+    with pytest.raises(ValueError, match=r"2-1\.json: not an IPOL annotation file"):
+        D.load("ipol", root=tmp_path)
+
+
+def test_marpino_finds_further_walks(tmp_path):
+    """Walk sheets added from the repository (another group's folder too) are loaded; names never collide."""
+    src = require_data("marpino_leg_imu_foot_pressure", "Young")
+    root = tmp_path / "marpino_leg_imu_foot_pressure"
+    (root / "Young").mkdir(parents=True)
+    (root / "Elderly").mkdir()
+    (root / "Young" / "20180621_6.xlsx").symlink_to(src / "20180621_6.xlsx")
+    (root / "Elderly" / "20180621_6.xlsx").symlink_to(src / "20180621_6.xlsx")
+    (root / "Elderly" / "~$20180621_6.xlsx").write_bytes(b"office lock file")
+    assert L.marpino_walks(root, D.manifest("marpino")) == ["Young/20180621_6.xlsx", "Elderly/20180621_6.xlsx"]
+    recs = D.load("marpino", root=tmp_path)
+    names = [r.name for r in recs]
+    assert len(names) == len(set(names)) == 8
+    by = {r.name: r for r in recs}
+    for k in ("right_foot", "left_shank"):
+        a, b = by[f"marpino/20180621_6/{k}"], by[f"marpino/Elderly/20180621_6/{k}"]
+        np.testing.assert_array_equal(a.t, b.t)
+        np.testing.assert_array_equal(a.ic, b.ic)
+    (root / "Elderly" / "broken.xlsx").write_text("not a spreadsheet")
+    with pytest.raises(ValueError, match="broken.xlsx: not a Marpino walk sheet"):
+        D.load("marpino", root=tmp_path)

@@ -51,7 +51,14 @@ def _entry(name: str) -> dict:
 
 
 def _complete(folder: Path, entry: dict) -> bool:
-    return folder.is_dir() and all((folder / f["path"]).exists() for f in entry["files"] if f.get("url"))
+    """``folder`` holds the dataset: every manifest file, or (entries with a ``discover`` glob, whose loaders
+    find recordings by themselves) at least one file matching it, e.g. further subjects instead of ours."""
+    if not folder.is_dir():
+        return False
+    if all((folder / f["path"]).exists() for f in entry["files"] if f.get("url")):
+        return True
+    pattern = entry.get("discover")
+    return bool(pattern) and next(iter(folder.glob(pattern)), None) is not None
 
 
 def _cache_root() -> Path:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -84,10 +85,38 @@ def _forward_all(t: np.ndarray) -> list[tuple[float, float, str]]:
 IPOL_GAP_GYR = 2.0
 
 
-def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
-    """IPOL healthy gait (Voisard 2023), trial 1 of subjects 1–12, left and right foot.
+def _trial_key(stem: str) -> tuple:
+    """Natural order of IPOL trial names "<subject>-<trial>" (2-1 before 10-1); other names after, by text."""
+    m = re.fullmatch(r"(\d+)-(\d+)", stem)
+    return (0, int(m.group(1)), int(m.group(2)), "") if m else (1, 0, 0, stem)
 
-    Time base = PacketCounter / 100 (repeated counters dropped, lost packets kept as gaps). GT footstep
+
+def ipol_trials(folder: Path) -> list[str]:
+    """Trial names ("1-1", "13-2", ...) under ``folder/GaitData`` that have the annotation JSON and both feet.
+
+    The shared subset holds trial 1 of subjects 1–12; trials added from the full set (19 subjects, 110
+    trials in the same repository and format) are found too."""
+    gd = Path(folder) / "GaitData"
+    stems = [p.stem for p in gd.glob("*.json")
+             if (gd / f"{p.stem}_lf.txt").exists() and (gd / f"{p.stem}_rf.txt").exists()]
+    return sorted(stems, key=_trial_key)
+
+
+def _unwrap_counter(c: np.ndarray, modulus: float = 65536.0) -> np.ndarray:
+    """An Xsens 16-bit PacketCounter made monotonic: a drop by more than half the range is a wrap."""
+    c = np.asarray(c, dtype=np.float64)
+    if len(c) < 2:
+        return c
+    jumps = np.diff(c) < -modulus / 2
+    return c + modulus * np.r_[0.0, np.cumsum(jumps)]
+
+
+def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
+    """IPOL healthy gait (Voisard 2023), left and right foot of every trial in ``GaitData`` (:func:`ipol_trials`;
+    the shared subset: trial 1 of subjects 1–12).
+
+    Time base = PacketCounter / 100 (16-bit wraps unwrapped, repeated counters dropped, lost packets kept as
+    gaps). GT footstep
     [start, end] packet indices = [toe-off (fc), heel strike (ic)]. Region = first..last annotated event of
     that foot ± 0.5 s. U-turn footsteps are annotated, so the U-turn stays in the region; but a gap between
     consecutive annotated footsteps longer than 1.3 × the median stride in which |gyr_y| exceeds
@@ -96,20 +125,29 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
     """
     gd = folder / "GaitData"
     out = []
-    for s in range(1, 13):
-        trial = f"{s}-1"
-        js = json.loads((gd / f"{trial}.json").read_text())
-        tb = js["TrialBoundaries"]
-        ut = js["UTurnBoundaries"]
+    trials = ipol_trials(folder)
+    if not trials:
+        raise FileNotFoundError(f"no IPOL trial (<s>-<t>.json with _lf.txt and _rf.txt) in {gd}")
+    for trial in trials:
+        try:
+            js = json.loads((gd / f"{trial}.json").read_text())
+            tb = js["TrialBoundaries"]
+            ut = js.get("UTurnBoundaries")
+            events = {key: js[key] for key in ("LeftFootEvents", "RightFootEvents")}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{gd / (trial + '.json')}: not an IPOL annotation file ({exc!r})") from exc
+        name_match = re.fullmatch(r"(\d+)-(\d+)", trial)
+        subject = js.get("Subject", int(name_match.group(1)) if name_match else None)
         for side, suffix, key in (("left", "lf", "LeftFootEvents"), ("right", "rf", "RightFootEvents")):
-            d = np.loadtxt(gd / f"{trial}_{suffix}.txt", skiprows=2, usecols=range(7))
+            d = np.loadtxt(gd / f"{trial}_{suffix}.txt", skiprows=2, usecols=range(7), ndmin=2)
+            d[:, 0] = _unwrap_counter(d[:, 0])
             keep = _keep_increasing(d[:, 0])
             n_dup = len(d) - len(keep)
             d = d[keep]
             t = d[:, 0] / 100.0
-            ev = np.asarray(js[key], dtype=np.float64) / 100.0
+            ev = np.asarray(events[key], dtype=np.float64).reshape(-1, 2) / 100.0
             fc, ic = ev[:, 0], ev[:, 1]
-            region = (float(ev.min()) - 0.5, float(ev.max()) + 0.5)
+            region = (float(ev.min()) - 0.5, float(ev.max()) + 0.5) if len(ev) else None
             exclude = []
             if len(ic) > 2:
                 med = np.median(np.diff(ic))
@@ -119,19 +157,23 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
                         if m.any() and np.abs(d[m, 5]).max() > IPOL_GAP_GYR:
                             exclude.append((float(a_end + 0.05), float(b_start - 0.05)))
             gaps = int(np.sum(np.diff(d[:, 0]) > 1.5))
-            segs = [
-                (tb[0] / 100.0, ut[0] / 100.0, "forward"),
-                (ut[0] / 100.0, ut[1] / 100.0, "transition"),
-                (ut[1] / 100.0, tb[1] / 100.0, "forward"),
-            ]
+            if ut is not None and len(ut) == 2:
+                segs = [
+                    (tb[0] / 100.0, ut[0] / 100.0, "forward"),
+                    (ut[0] / 100.0, ut[1] / 100.0, "transition"),
+                    (ut[1] / 100.0, tb[1] / 100.0, "forward"),
+                ]
+            else:
+                segs = [(tb[0] / 100.0, tb[1] / 100.0, "forward")]
             out.append(
                 _rec(
                     f"ipol/{trial}/{side}", "ipol", t, d[:, 1:4], d[:, 4:7], placement="foot", side=side,
                     ic=ic, fc=fc, region=region, segments=segs,
                     meta={
-                        "rate_hz": 100.0, "subject": s, "trial": trial, "age": js.get("Age"),
+                        "rate_hz": 100.0, "subject": subject, "trial": trial, "age": js.get("Age"),
                         "gender": js.get("Gender"), "trial_bounds_s": (tb[0] / 100.0, tb[1] / 100.0),
-                        "uturn_s": (ut[0] / 100.0, ut[1] / 100.0), "exclude": exclude,
+                        "uturn_s": (ut[0] / 100.0, ut[1] / 100.0) if ut is not None and len(ut) == 2 else None,
+                        "exclude": exclude,
                         "dropped_duplicates": n_dup, "packet_gaps": gaps, "sagittal_axis": 1,
                         "file": f"GaitData/{trial}_{suffix}.txt",
                     },
@@ -244,7 +286,6 @@ def _xlsx_fast(path: Path, sheet: str, want: list[str]) -> np.ndarray:
     A direct zip/XML scan, ~20x faster than openpyxl on these files. Raises KeyError/ValueError on a layout
     it does not understand (the caller then falls back to openpyxl).
     """
-    import zipfile
     from xml.sax.saxutils import unescape
 
     with zipfile.ZipFile(path) as z:
@@ -401,20 +442,38 @@ def marpino_contacts(t: np.ndarray, toe: np.ndarray, heel: np.ndarray, frac: flo
     return np.asarray(ic, dtype=np.float64), np.asarray(fc, dtype=np.float64)
 
 
+def marpino_walks(folder: Path, entry: dict) -> list[str]:
+    """Walk sheets (paths relative to ``folder``): the manifest's, then every other ``*.xlsx`` below ``folder``
+    (walks added from the repository's 20 young + 20 elderly), in name order; Office lock files skipped."""
+    listed = [f["path"] for f in entry["files"] if f["path"].endswith(".xlsx")]
+    found = sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*.xlsx")
+                   if not p.name.startswith("~$"))
+    return [r for r in listed if (Path(folder) / r).exists()] + [r for r in found if r not in listed]
+
+
+def _marpino_walk_name(rel: str) -> str:
+    """Recording-name part of a walk: the file stem for the young group's folder (``20180621_6``), else the
+    relative path without suffix (``Elderly/20190115_3``), so that walks of two groups never collide."""
+    p = Path(rel)
+    return p.stem if p.parent.as_posix() in (".", "Young") else p.with_suffix("").as_posix()
+
+
 def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
-    """Marpino walking dataset: 2 young 5-m walks × (left, right) × (foot, shank), 100 Hz.
+    """Marpino walking dataset: every walk sheet in the folder (:func:`marpino_walks`; the shared subset: 2
+    young 5-m walks) × (left, right) × (foot, shank), 100 Hz.
 
     acc = raw / 10000 × 9.81 m/s²; gyr = raw / 100 °/s → rad/s; t = (Time_k − Time_1[0]) / 1000 s (the
     four recordings of a walk share one time base). Repeated last row dropped. GT from the same side's
     foot pressure (:func:`marpino_contacts`); region = first GT contact − 0.5 s .. last + 0.5 s.
     """
     out = []
-    for f in entry["files"]:
-        if not f["path"].endswith(".xlsx"):
-            continue
-        path = folder / f["path"]
-        tab = _marpino_table(path)
-        walk = Path(f["path"]).stem
+    for rel in marpino_walks(folder, entry):
+        path = folder / rel
+        try:
+            tab = _marpino_table(path)
+        except (KeyError, ValueError, OSError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: not a Marpino walk sheet ({exc})") from exc
+        walk = _marpino_walk_name(rel)
         t0 = tab["Time_1"][0]
         gt = {}
         for side, k in (("right", 1), ("left", 6)):
@@ -435,7 +494,7 @@ def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
                     side=side, ic=ic, fc=fc, region=region, segments=_forward_all(tk[keep]),
                     meta={"rate_hz": 100.0, "walk": walk, "sensor": k, "t0_ms": float(t0), "exclude": [],
                           "gt": "foot pressure: heel rising 25 % (ic), toe falling 25 % (fc)",
-                          "dropped_duplicates": int(len(tk) - len(keep)), "file": f["path"]},
+                          "dropped_duplicates": int(len(tk) - len(keep)), "file": rel},
                 )
             )
     return out
