@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from functools import cache
 
 import numpy as np
@@ -14,6 +15,7 @@ from scipy.interpolate import CubicSpline
 from scipy.signal import butter, sosfiltfilt
 
 from imuwalk import datasets as D
+from imuwalk import units
 from imuwalk.core.detector import DetectorParams, StepDetector, detect_steps
 from imuwalk.core.rows import FLAG_AFTER_GAP, FLAG_NAN_SKIPPED, FLAG_SATURATED, STRIDE_DTYPE
 from imuwalk.sources.gaitgen import generate_walk
@@ -81,8 +83,38 @@ def test_nan_and_inf_samples_are_skipped_counted_and_strides_still_found():
 
 def test_all_nan_gyro_gives_no_strides_and_counts_everything():
     t, acc, gyr = walk()
-    res = detect_steps(t, acc, np.full_like(gyr, np.nan))
+    with pytest.warns(RuntimeWarning, match="all 2001 samples were skipped"):
+        res = detect_steps(t, acc, np.full_like(gyr, np.nan))
     assert len(res) == 0 and res.n_nan_skipped == len(t)
+    det = StepDetector("shank")  # live: a chunk of NaN is a glitch, counted without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(det.update(t, acc, np.full_like(gyr, np.nan))) == 0
+    assert det.n_nan_skipped_ == len(t)
+
+
+@pytest.mark.parametrize(("fix", "arg", "hint"), [
+    (lambda t, a, g: (t * 1000.0, a, g), "t", "milliseconds"),
+    (lambda t, a, g: (t, a / 9.80665 * 16384.0, g), "acc", "raw sensor counts"),
+    (lambda t, a, g: (t, a, np.degrees(g) * 65.5), "gyr", "counts_to_si"),
+])
+def test_batch_input_in_wrong_units_is_named(fix, arg, hint):
+    """Whole recordings whose units are evidently wrong (t in ms, raw counts, gyro counts) get a ValueError
+    naming the argument instead of a silent empty or wrong result; the converters fix them."""
+    t, acc, gyr = walk()
+    base = detect_steps(t, acc, gyr)
+    assert len(base) > 10
+    with pytest.raises(ValueError, match=rf"^{arg}: .*{hint}"):
+        detect_steps(*fix(t, acc, gyr))
+    a_si, g_si = units.counts_to_si(acc / 9.80665 * 16384.0, np.degrees(gyr) * 65.5, 1 / 16384.0, 1 / 65.5)
+    np.testing.assert_array_equal(detect_steps(t, a_si, g_si).events["t_ic"].round(9), base.events["t_ic"].round(9))
+
+
+def test_gyro_in_deg_s_is_named_but_fast_real_motion_is_not():
+    t, acc, gyr = walk()
+    with pytest.raises(ValueError, match=r"^gyr: .*°/s"):
+        detect_steps(t, acc, np.degrees(gyr))
+    detect_steps(t, acc, np.clip(gyr * 6.0, -35.0, 35.0))  # a fast runner at a 2000 °/s full scale: plausible
 
 
 def test_nan_timestamps_are_rejected():

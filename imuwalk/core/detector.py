@@ -8,6 +8,7 @@ of the input (one sample at a time, random sizes, all at once) gives bit-identic
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -430,13 +431,46 @@ def detect_steps(t, acc, gyr, placement: str = "shank", mount: Mount | None = No
     t, acc, gyr = _check_inputs(t, acc, gyr)
     if t.shape[0] == 0:
         raise ValueError("t: empty input (no samples)")
+    _check_plausible(t, acc, gyr, det.params_.gap_s)
     det.update(t, acc, gyr)
     det.finish()
+    if det.n_nan_skipped_ == t.shape[0]:
+        warnings.warn(f"detect_steps: all {t.shape[0]} samples were skipped (NaN, inf or physically absurd "
+                      "acc/gyr values), so there are no strides", RuntimeWarning, stacklevel=2)
     return DetectionResult(
         events=det.events_, placement=placement, params=det.params_, auto_direction=det.auto_direction_,
         forward_axis=det.forward_axis_, n_samples=det.n_samples_, n_nan_skipped=det.n_nan_skipped_,
         n_gaps=det.n_gaps_,
     )
+
+
+#: Whole-recording plausibility limits of :func:`detect_steps` (units mistaken, not motion): the median
+#: |acc| of any leg-worn recording is about 1 g, and gyroscopes end at 2000-4000 °/s (35-70 rad/s).
+MAX_MEDIAN_ACC_MS2 = 100.0
+MAX_P99_GYR_RADS = 60.0
+
+
+def _check_plausible(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, gap_s: float) -> None:
+    """Raise ValueError for a whole recording whose units are evidently wrong (batch only: a live chunk is
+    too short to judge). t in ms makes every sample interval a gap; raw counts or °/s give impossible
+    magnitudes. Non-finite samples are ignored here (they are skipped and counted by the kernel)."""
+    if t.shape[0] >= 3:
+        dt = float(np.median(np.diff(t)))
+        if dt > gap_s:
+            raise ValueError(f"t: the median sample interval is {dt:g} s, longer than gap_s = {gap_s:g} s, so every "
+                             "sample would start a new bout; t must be in seconds (milliseconds? divide by 1000)")
+    with np.errstate(invalid="ignore", over="ignore"):
+        a = np.sqrt(np.sum(acc * acc, axis=1))
+        g = np.sqrt(np.sum(gyr * gyr, axis=1))
+    a = a[np.isfinite(a)]
+    g = g[np.isfinite(g)]
+    if a.size and float(np.median(a)) > MAX_MEDIAN_ACC_MS2:
+        raise ValueError(f"acc: median |acc| is {float(np.median(a)):.4g} m/s² (about 9.8 expected): not m/s² "
+                         "(raw sensor counts?); convert it with imuwalk.units.counts_to_si")
+    if g.size and float(np.percentile(g, 99)) > MAX_P99_GYR_RADS:
+        raise ValueError(f"gyr: 99th percentile of |gyr| is {float(np.percentile(g, 99)):.4g} rad/s, beyond any "
+                         "gyroscope's range: not rad/s (°/s or raw counts?); convert it with "
+                         "imuwalk.units.dps_to_rads or counts_to_si")
 
 
 def warm_up() -> None:
