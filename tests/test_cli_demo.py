@@ -1,7 +1,7 @@
 """`imuwalk demo` end to end, as a user runs it: emulator → PTY → SerialSource → detector → dashboard/HDF5.
 
 The demo runs are started together (they are real time, ~10 s each) and checked by the tests below:
-plain output (not a TTY), --json, a real terminal through tmux, and Ctrl-C.
+plain output (not a TTY), --json, a real terminal through tmux, Ctrl-C, and SIGTERM.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def runs(tmp_path_factory):
     r.json_h5 = d / "json.h5"
     r.tty_h5 = d / "tty.h5"
     r.int_h5 = d / "int.h5"
+    r.term_h5 = d / "term.h5"
     r.tty_done = d / "tty.done"
     procs = {
         # default record path: in the current folder
@@ -53,6 +54,9 @@ def runs(tmp_path_factory):
         "int": subprocess.Popen([*CMD, "demo", "--duration", "60", "--record", str(r.int_h5)], cwd=d, env=ENV,
                                 text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=_sigint_default),
+        # SIGTERM (a service manager, `kill`) with --json: still one JSON document and a finalized file
+        "term": subprocess.Popen([*CMD, "demo", "--duration", "60", "--json", "--record", str(r.term_h5)], cwd=d,
+                                 env=ENV, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
     }
     session = None
     if HAVE_TMUX:
@@ -93,6 +97,7 @@ def runs(tmp_path_factory):
             continue  # not created or not flushed yet
     time.sleep(1.0)
     procs["int"].send_signal(signal.SIGINT)
+    procs["term"].send_signal(signal.SIGTERM)
     if session:
         watcher.join()
         r.screens.append(subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
@@ -191,6 +196,19 @@ def test_ctrl_c_stops_cleanly(runs):
         assert 200 <= len(rec) < 6000
 
 
+def test_sigterm_stops_cleanly_with_json(runs):
+    code, out, err = runs.out["term"]
+    assert code == 130, (code, err)
+    assert "Traceback" not in err
+    doc = json.loads(out)  # the one JSON document, despite the signal
+    assert doc["summary"]["strides"] >= 1 and doc["recording"]["path"] == str(runs.term_h5)
+    from imuwalk.sinks.hdf5 import Recording
+
+    with Recording(runs.term_h5) as rec:
+        assert rec.complete
+        assert 100 <= len(rec) < 6000
+
+
 @pytest.mark.skipif(not HAVE_TMUX, reason="tmux not installed (CI installs it via .ci/run)")
 def test_dashboard_in_real_terminal(runs):
     last = runs.screens[-1] if runs.screens else ""
@@ -206,3 +224,12 @@ def test_dashboard_in_real_terminal(runs):
     assert any("BACKWARD" in s for s in live) and any("FORWARD" in s for s in live), "\n".join(timeline)
     final = runs.screens[-1]
     assert "finalized" in final and "Session summary" in final
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_bad_seed_is_a_usage_error(seed, tmp_path):
+    p = subprocess.run([*CMD, "demo", "--seed", seed, "--record", str(tmp_path / "x.h5")], env=ENV,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--seed" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "x.h5").exists()

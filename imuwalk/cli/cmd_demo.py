@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ HELP = "no hardware needed: emulated sensor walking forward and backward, live d
 DESCRIPTION = """Start the built-in device emulator on a pseudo-terminal (a synthetic walk with forward and
 backward bouts, shank-worn sensor), read it through the same serial path a real sensor uses
 (SerialSource -> Pipeline -> StepDetector), show the live dashboard, record an HDF5 file and print
-the session summary. Finishes by itself after --duration seconds; Ctrl-C stops early and cleanly."""
+the session summary. Finishes by itself after --duration seconds; Ctrl-C or SIGTERM stops early and
+cleanly (recording finalized, summary or --json document printed, exit 130)."""
 EPILOG = """examples:
   imuwalk demo                          # 30 s, records imuwalk-demo-<date>-<time>.h5 here
   imuwalk demo --duration 60 --record walk.h5
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--rate: expected 50..1000 Hz, got {args.rate:g}")
     if not (args.goal > 0 and math.isfinite(args.goal)):
         raise UsageError(f"--goal: expected a positive number of minutes, got {args.goal:g}")
+    if not (0 <= args.seed < 2**32):
+        raise UsageError(f"--seed: expected an integer 0..4294967295, got {args.seed}")
     try:
         import h5py  # noqa: F401
         import serial  # noqa: F401
@@ -111,12 +116,15 @@ def run(args: argparse.Namespace) -> int:
     info(args, f"emulated device streaming on {port} ({emu.rate_hz:.0f} Hz, {args.duration:g} s)", level=1)
     sess.port = port
     sess.title = f"imuwalk demo — emulated sensor on {port}"
+    old_term = _term_as_interrupt()
     try:
         # data time of the last sample = duration - 1/rate: stop when it has arrived;
         # timeout_s is the safety net that never lets a stalled link hang the demo
         res = sess.run(duration_s=max(0.5, emu.duration_s - 1.5 / emu.rate_hz), timeout_s=args.duration + 15.0)
     finally:
         emu.stop()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     summary, link = res.summary, _link_dict(res.link)
     n_samples = res.recording["samples"] if res.recording else 0
     rec_err = res.recorder_error
@@ -139,6 +147,18 @@ def run(args: argparse.Namespace) -> int:
     if rec_err:
         raise CliError(f"recording failed: {rec_err}")
     return 130 if res.interrupted else 0
+
+
+def _term_as_interrupt():
+    """SIGTERM ends the demo like Ctrl-C (recording finalized, summary or JSON printed, exit 130). Returns
+    the previous handler (None when not on the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, on_term)
 
 
 def _link_dict(stats: dict) -> dict:
