@@ -146,8 +146,10 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
             d = d[keep]
             t = d[:, 0] / 100.0
             ev = np.asarray(events[key], dtype=np.float64).reshape(-1, 2) / 100.0
+            if len(ev) == 0:
+                continue  # a foot without annotated footsteps has nothing to score against
             fc, ic = ev[:, 0], ev[:, 1]
-            region = (float(ev.min()) - 0.5, float(ev.max()) + 0.5) if len(ev) else None
+            region = (float(ev.min()) - 0.5, float(ev.max()) + 0.5)
             exclude = []
             if len(ic) > 2:
                 med = np.median(np.diff(ic))
