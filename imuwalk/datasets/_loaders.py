@@ -489,7 +489,9 @@ def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
             gyr = np.column_stack([tab[f"Gyro_read_{a}_{k}"] for a in "xyz"])[keep] / 100.0 * DEG
             ic, fc = gt[side]
             allev = np.concatenate([ic, fc])
-            region = (float(allev.min()) - 0.5, float(allev.max()) + 0.5) if len(allev) else None
+            if len(allev) == 0:
+                continue  # no contact found in this foot's pressure (a switch off): nothing to score against
+            region = (float(allev.min()) - 0.5, float(allev.max()) + 0.5)
             out.append(
                 _rec(
                     f"marpino/{walk}/{side}_{placement}", "marpino", tk[keep], acc, gyr, placement=placement,
