@@ -226,3 +226,38 @@ def test_ngimu_vendor_csv_header_units():
     assert b.info["acc_unit_source"] == "header" and b.info["gyr_unit"] == "dps"
     assert np.all(np.diff(b.t) > 0)
     assert 0.9 * G0 < np.median(np.linalg.norm(b.acc, axis=1)) < 1.1 * G0
+
+
+# ---------------------------------------------------------------- dispatch edge cases
+
+
+def test_read_file_all_nan_binary_and_sniffing(tmp_path):
+    import warnings
+
+    nan = tmp_path / "nan.csv"
+    nan.write_text("t,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n" + "0,nan,nan,nan,nan,nan,nan\n" * 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RuntimeWarning on the way
+        with pytest.raises(ValueError, match="no finite samples"):
+            read_file(nan)
+        with pytest.raises(ValueError, match="no finite samples"):
+            read_file(tmp_path.joinpath("nan.txt").write_text("0,nan,1,0,0,0,0\n") and tmp_path / "nan.txt")
+    book = tmp_path / "book.xlsx"
+    book.write_bytes(b"PK\x03\x04\x14\x00" + bytes(range(256)) * 8)
+    with pytest.raises(ValueError, match="ZIP archive") as e:
+        read_file(book)
+    assert "\\x" not in str(e.value) and len(str(e.value)) < 300
+    text_with_noise = tmp_path / "boot.txt"  # a little serial boot garbage is still a text log
+    lines = [f"{0.01 * i:.2f},0,0,1,0,0,0\n".encode() for i in range(80)]
+    text_with_noise.write_bytes(b"".join(lines[:40]) + b"\x00\xff\x13\x02garbage\n" + b"".join(lines[40:]))
+    b = read_file(text_with_noise)
+    assert len(b) == 80 and b.info["stats"]["lines_bad"] == 1
+    from imuwalk.sources.formats import sniff_format
+
+    h5 = tmp_path / "rec.dat"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    assert sniff_format(h5) == "hdf5"
+    assert read_file(text_with_noise).info["time_column"] is True
+    nots = tmp_path / "nots.txt"
+    nots.write_text("0,0,1,0,0,0\n" * 10)
+    assert read_file(nots, rate_hz=10).info["time_column"] is False

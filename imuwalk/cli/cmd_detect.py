@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from imuwalk.units import DEG2RAD, G0
 
 NAME = "detect"
 HELP = "strides + forward/backward summary of a recording (HDF5, CSV, text, x-IMU .BIN, .imuraw)"
@@ -25,6 +28,7 @@ EPILOG = """examples:
   imuwalk detect walk.h5 --json > out.json
   imuwalk detect log.csv --placement ankle --csv > strides.csv
   imuwalk detect ankle.txt --preset mpu6050 --goal 15
+  imuwalk detect log.txt --rate 100 --acc-unit m/s2 --gyr-unit rad/s   # text log without time stamps
 
 output: --json prints one document {"schema", "strides": [...], "summary": {...}, "source": {...}}
 (see docs/CLI.md); --csv prints one row per stride with a header; the default is a table."""
@@ -42,10 +46,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_session_arguments(p)
     p.add_argument("--format", choices=("hdf5", "csv", "text", "ximu", "imuraw"), default=None,
                    help="file format (default: from the suffix/content)")
-    p.add_argument("--preset", choices=("mpu6050",), default=None,
-                   help="scale preset for text logs of raw counts")
-    p.add_argument("--rate", type=float, default=None, metavar="HZ",
-                   help="sample rate for files without time stamps, Hz")
+    add_reader_arguments(p)
+
+
+def add_reader_arguments(p: argparse.ArgumentParser, rate_flag: str = "--rate") -> None:
+    """--preset, --rate (import: --rate-hz), --acc-unit, --gyr-unit: how to read CSV/text/x-IMU files."""
+    from imuwalk.sources.formats import PRESETS
+
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="scale preset for text logs of raw counts (mpu6050: ±2 g, ±250 °/s)")
+    p.add_argument(rate_flag, type=_positive, default=None, metavar="HZ",
+                   help="sample rate for files without time stamps, Hz (x-IMU .BIN: default 256)")
+    p.add_argument("--acc-unit", type=_unit_arg("acc"), default=None, metavar="UNIT",
+                   help="accelerometer unit when the file does not say: g, mg or m/s2 (default: text g, "
+                        "CSV guessed)")
+    p.add_argument("--gyr-unit", type=_unit_arg("gyr"), default=None, metavar="UNIT",
+                   help="gyroscope unit when the file does not say: deg/s or rad/s (default: text deg/s, "
+                        "CSV guessed)")
+
+
+def _unit_arg(group: str):
+    """argparse type: a unit name of the accelerometer ("acc") or gyroscope ("gyr"), normalized; not counts."""
+
+    def conv(s: str) -> str:
+        from imuwalk.sources.formats import _ACC_UNITS, _GYR_UNITS, _norm_unit
+
+        table = _ACC_UNITS if group == "acc" else _GYR_UNITS
+        try:
+            unit = _norm_unit(s, table, group)
+        except ValueError:
+            unit = None
+        if unit in (None, "counts"):
+            known = "g, mg or m/s2" if group == "acc" else "deg/s or rad/s"
+            raise argparse.ArgumentTypeError(f"unknown unit {s!r}; expected {known} "
+                                             "(raw sensor counts: --preset mpu6050)")
+        return unit
+
+    conv.__name__ = f"{group}_unit"
+    return conv
 
 
 def add_session_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,11 +115,15 @@ class Detected:
     gyr: np.ndarray
     rows: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def source_dict(self) -> dict[str, Any]:
         dur = float(self.t[-1] - self.t[0]) if len(self.t) > 1 else 0.0
-        return {"path": str(self.path), "format": self.fmt, "samples": int(len(self.t)),
-                "duration_s": dur, "placement": self.placement, **self.info}
+        d = {"path": str(self.path), "format": self.fmt, "samples": int(len(self.t)),
+             "duration_s": dur, "placement": self.placement, **self.info}
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
 
 
 @contextlib.contextmanager
@@ -99,46 +141,175 @@ def progress(args: argparse.Namespace, total: int, description: str):
         yield lambda n: prog.advance(task, n)
 
 
+# ------------------------------------------------------------------------------ reading non-HDF5 files
+
+#: CLI spelling of the reader keywords of imuwalk.sources.formats (import spells rate_hz --rate-hz).
+CLI_NAMES = {"rate_hz": "--rate", "acc_unit": "--acc-unit", "gyr_unit": "--gyr-unit", "preset": "--preset"}
+#: Reader keywords each format takes from the command line.
+FORMAT_OPTIONS = {"csv": ("rate_hz", "acc_unit", "gyr_unit"), "text": ("rate_hz", "acc_unit", "gyr_unit", "preset"),
+                  "ximu": ("rate_hz",), "imuraw": (), "hdf5": ()}
+FORMAT_NAMES = {"csv": "CSV files", "text": "text logs", "ximu": "x-IMU .BIN files", "imuraw": ".imuraw byte logs",
+                "hdf5": "HDF5 recordings"}
+#: Plausibility limits of a body-worn IMU: a median |acc| above 100 g or a median |gyr| above
+#: 2000 °/s (the widest usual gyroscope range) is not body motion but a wrong unit (raw counts).
+ACC_MEDIAN_MAX = 100.0 * G0  # m/s²
+GYR_MEDIAN_MAX = 2000.0 * DEG2RAD  # rad/s
+
+
 def _guess_format(path: Path, fmt: str | None) -> str:
     if fmt:
         return fmt
-    suf = path.suffix.lower()
-    return {".h5": "hdf5", ".hdf5": "hdf5", ".bin": "ximu", ".imuraw": "imuraw"}.get(suf, "text/csv")
+    from imuwalk.sources.formats import sniff_format
+
+    try:
+        return sniff_format(path)
+    except OSError as e:
+        from imuwalk.cli.main import CliError
+
+        raise CliError(f"cannot read {path}: {e.strerror or e}") from e
 
 
-def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
-    """Read ``path`` and detect strides (HDF5: replay through the streaming detector; else batch)."""
+def _not_used(option: str, fmt: str, path: Path) -> str:
+    why = " (they carry time stamps and sensor scales)" if fmt in ("hdf5", "imuraw") else ""
+    return f"{option}: not used for {FORMAT_NAMES.get(fmt, fmt + ' files')} like {path.name}{why}"
+
+
+def check_path(path: Path) -> None:
+    """The input file exists and is a file, else CliError (one line)."""
     from imuwalk.cli.main import CliError
 
-    path = Path(path)
     if not path.exists():
         raise CliError(f"cannot read {path}: no such file")
     if path.is_dir():
         raise CliError(f"cannot read {path}: it is a folder, not a recording")
-    fmt = _guess_format(path, getattr(args, "format", None))
-    if fmt == "hdf5":
-        return _detect_hdf5(args, path)
+
+
+def cli_message(msg: str, path: Path, names: dict[str, str]) -> str:
+    """A reader's ValueError text for the command line: no ``path:``/``rate_hz:`` prefix, the file
+    called "the file" (the caller names it), Python keywords spelled as the CLI options."""
+    msg = " ".join(str(msg).split())
+    m = re.match(r"^([a-z_]+(?:/[a-z_]+)?): ", msg)
+    if m and (m.group(1) == "path" or m.group(1) in msg[m.end():]):
+        msg = msg[m.end():]
+    msg = msg.replace(str(path), "the file").replace("; pass timestamp=", "")
+    for py, cli in names.items():
+        msg = re.sub(rf"(?<![\w-]){py}\b(?!=)", cli, msg)
+    return msg
+
+
+def read_samples(args: argparse.Namespace, path: Path, fmt: str | None, opts: dict[str, Any],
+                 names: dict[str, str] | None = None):
+    """Read a non-HDF5 ``path`` with the reader options ``opts`` (formats keywords) given on the command
+    line; returns ``(SampleBlock, format, warnings)``. Usage errors (an option the format does not take, --rate for
+    a file with a time column) raise UsageError; unreadable files, fewer than 2 samples and physically
+    implausible units (raw counts read as g) raise CliError; milder unit doubts are printed on stderr."""
+    from imuwalk.cli.main import CliError, UsageError
     from imuwalk.sources.formats import read_file
 
-    opts: dict[str, Any] = {}
-    if getattr(args, "format", None):
-        opts["format"] = args.format
-    if getattr(args, "preset", None):
-        opts["preset"] = args.preset
-    if getattr(args, "rate", None):
-        opts["rate_hz"] = args.rate
+    names = {**CLI_NAMES, **(names or {})}
+    fmt = _guess_format(path, fmt)
+    unused = [k for k in opts if k not in FORMAT_OPTIONS.get(fmt, ())]
+    if unused:
+        raise UsageError(_not_used(names.get(unused[0], unused[0]), fmt, path))
+
+    errors = (ValueError, OSError, UnicodeDecodeError)
     try:
-        blk = read_file(path, **opts)
-    except (ValueError, OSError, UnicodeDecodeError) as e:
-        raise CliError(f"cannot read {path}: {e}") from e
+        blk = read_file(path, format=fmt, **opts)
+    except errors as e:
+        raise CliError(f"cannot read {path}: {cli_message(e, path, names)}") from e
+    warnings = []
+    if "rate_hz" in opts and blk.info.get("time_column"):
+        rate = names["rate_hz"]
+        try:
+            read_file(path, format=fmt, **{k: v for k, v in opts.items() if k != "rate_hz"})
+        except errors as e:  # the time column is unusable: the fixed rate replaces it
+            why = re.sub(r"\s*\([^()]*fixed rate instead\)", "", cli_message(e, path, names))
+            warnings.append(f"{why}; using {rate} {opts['rate_hz']:g} instead")
+        else:
+            raise UsageError(f"{rate}: {path.name} has a time column; {rate} is only for files without "
+                             "time stamps")
     if len(blk) < 2:
-        raise CliError(f"cannot read {path}: no IMU samples found")
+        raise CliError(f"cannot read {path}: it holds {len(blk)} sample{'' if len(blk) == 1 else 's'}; "
+                       "at least 2 are needed")
+    warnings += check_units(path, blk, fmt, names)
+    return blk, fmt, warnings
+
+
+def check_units(path: Path, blk, fmt: str, names: dict[str, str] | None = None) -> list[str]:
+    """Raise CliError when the magnitudes cannot be body motion in the units the file was read with
+    (median |acc| > 100 g, median |gyr| > 2000 °/s: raw counts); return warnings for milder doubts."""
+    from imuwalk.cli.main import CliError
+
+    names = {**CLI_NAMES, **(names or {})}
+    au, gu = names["acc_unit"], names["gyr_unit"]
+    acc = np.linalg.norm(np.asarray(blk.acc, dtype=np.float64), axis=1)
+    gyr = np.linalg.norm(np.asarray(blk.gyr, dtype=np.float64), axis=1)
+    acc, gyr = acc[np.isfinite(acc)], gyr[np.isfinite(gyr)]
+    if not len(acc) or not len(gyr):
+        raise CliError(f"cannot read {path}: no finite samples")
+    a, w = float(np.median(acc)), float(np.median(gyr))
+    acc_as = f" read as {blk.info['acc_unit']}" if blk.info.get("acc_unit") else ""
+    gyr_as = f" read as {blk.info['gyr_unit']}" if blk.info.get("gyr_unit") else ""
+    counts_fix = (f"pass --preset mpu6050 (MPU-6050 counts) or {au}/{gu}" if fmt == "text"
+                  else f"convert raw counts to g and deg/s, or pass {au}/{gu}")
+    if a > ACC_MEDIAN_MAX:
+        raise CliError(f"{path}: median |acc| = {a / G0:.3g} g ({a:.3g} m/s²){acc_as}, not body motion "
+                       f"(about 1 g): raw sensor counts? {counts_fix}")
+    if w > GYR_MEDIAN_MAX:
+        raise CliError(f"{path}: median |gyr| = {np.degrees(w):.3g} °/s{gyr_as}, beyond any gyroscope "
+                       f"range: raw sensor counts, or deg/s read as rad/s? {counts_fix}")
+    out = []
+    if a > 50.0:
+        out.append(f"median |acc| = {a:.3g} m/s² ({a / G0:.3g} g), expected about 9.8 m/s² (1 g): "
+                   f"values in m/s² read as g? pass {au} m/s2")
+    elif a < 2.0:
+        out.append(f"median |acc| = {a:.3g} m/s², expected about 9.8 m/s² (1 g) with gravity: values in g "
+                   f"read as m/s²? pass {au} g")
+    if w > np.radians(600.0):
+        out.append(f"median |gyr| = {np.degrees(w):.3g} °/s is unusually high for walking: check {gu}")
+    return out
+
+
+def print_warnings(args: argparse.Namespace, path: Path, warnings: list[str]) -> None:
+    from imuwalk.cli.main import info
+
+    cmd = getattr(args, "command", None) or "imuwalk"
+    for w in warnings:
+        info(args, f"imuwalk {cmd}: warning: {path.name}: {w}")
+
+
+def reader_options(args: argparse.Namespace, rate_attr: str = "rate") -> dict[str, Any]:
+    """The formats keywords given on the command line (only those given)."""
+    opts: dict[str, Any] = {}
+    for key, attr in (("preset", "preset"), ("rate_hz", rate_attr), ("acc_unit", "acc_unit"),
+                      ("gyr_unit", "gyr_unit")):
+        val = getattr(args, attr, None)
+        if val is not None:
+            opts[key] = val
+    return opts
+
+
+def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
+    """Read ``path`` and detect strides (HDF5: replay through the streaming detector; else batch)."""
+    from imuwalk.cli.main import UsageError
+
+    path = Path(path)
+    check_path(path)
+    fmt = _guess_format(path, getattr(args, "format", None))
+    opts = reader_options(args)
+    if fmt == "hdf5":
+        if opts:
+            raise UsageError(_not_used(CLI_NAMES[next(iter(opts))], fmt, path))
+        return _detect_hdf5(args, path)
+    blk, fmt, warnings = read_samples(args, path, fmt, opts)
+    print_warnings(args, path, warnings)
     placement = args.placement or "shank"
     from imuwalk.core.detector import detect_steps
 
     res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement)
     rows = np.asarray(res.events)
-    return Detected(path, fmt if fmt != "text/csv" else "text", placement, blk.t, blk.acc, blk.gyr, rows)
+    fmt = str(blk.info.get("format") or fmt)
+    return Detected(path, fmt, placement, blk.t, blk.acc, blk.gyr, rows, warnings=warnings)
 
 
 def _detect_hdf5(args: argparse.Namespace, path: Path) -> Detected:

@@ -19,6 +19,7 @@ EPILOG = """examples:
   imuwalk emulate --pty --rate 1000 --duration 60 --link /tmp/imuwalk-dev
   imuwalk emulate --pty --faults bit_flip=0.001,garbage=0.0005,reset=30,unplug=20:2,seed=1
   imuwalk emulate --out walk.imuraw --duration 60    # as fast as possible into a byte log
+  imuwalk emulate --out walk.imuraw --duration 60 --force   # replace an existing walk.imuraw
   imuwalk stream --port /dev/pts/N --json            # in another terminal
 
 faults: bit_flip/truncate/drop_byte/garbage = probability per sample frame; reset=T (device reboot at T s);
@@ -29,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sink = p.add_mutually_exclusive_group()
     sink.add_argument("--pty", action="store_true", help="stream to a new pseudo-terminal (default)")
     sink.add_argument("--out", metavar="FILE", default=None, help="write the byte stream to FILE (.imuraw)")
+    p.add_argument("--force", action="store_true", help="overwrite the --out file if it exists")
     p.add_argument("--link", metavar="PATH", default=None,
                    help="also keep a symlink PATH -> current PTY (stable across emulated unplugs)")
     p.add_argument("--rate", type=float, default=200.0, metavar="HZ", help="sample rate, Hz (default 200)")
@@ -48,19 +50,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imuwalk.cli.main import CliError
+    from pathlib import Path
+
+    from imuwalk.cli.main import CliError, UsageError
     from imuwalk.sources.emulator import DeviceEmulator, Faults, default_walk
 
     if not 20 <= args.rate <= 5000:
-        raise ValueError(f"--rate: expected 20..5000 Hz, got {args.rate:g}")
+        raise UsageError(f"--rate: expected 20..5000 Hz, got {args.rate:g}")
     if args.duration is not None and not 4 <= args.duration <= 24 * 3600:
-        raise ValueError(f"--duration: expected 4..86400 s, got {args.duration:g}")
-    if not args.speed > 0:
-        raise ValueError(f"--speed: expected > 0, got {args.speed:g}")
-    faults = Faults.parse(args.faults) if args.faults else None
+        raise UsageError(f"--duration: expected 4..86400 s, got {args.duration:g}")
+    if not 0 < args.speed < float("inf"):
+        raise UsageError(f"--speed: expected a real-time factor > 0, got {args.speed:g}")
+    if not abs(args.drift_ppm) < 1e5:
+        raise UsageError(f"--drift-ppm: expected -100000..100000 ppm, got {args.drift_ppm:g}")
+    try:
+        faults = Faults.parse(args.faults) if args.faults else None
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"--faults: {str(e).removeprefix('faults: ')}") from None
     loop = args.duration is None
     if args.out and loop:
         raise ValueError("--duration: required with --out (the file needs an end)")
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir():
+            raise CliError(f"cannot write {out}: it is a folder")
+        if out.exists() and not args.force:
+            raise CliError(f"{out} already exists (use --force to overwrite)")
+        parent = out.parent if str(out.parent) else Path(".")
+        if not parent.is_dir():
+            raise CliError(f"cannot write {out}: folder {parent} does not exist")
     walk = default_walk(args.rate, 120.0 if loop else args.duration, args.placement, args.seed)
     emu = DeviceEmulator.from_walk(walk, faults=faults, loop=loop, speed=args.speed, drift_ppm=args.drift_ppm,
                                    acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range)

@@ -5,37 +5,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from imuwalk.cli.cmd_detect import add_reader_arguments
+
 NAME = "import"
 HELP = "convert a CSV, text, x-IMU binary or .imuraw recording into an imuwalk .h5 file"
 DESCRIPTION = (
     "Read SRC with imuwalk's file readers (CSV with a header, plain text columns, x-IMU binary, .imuraw\n"
     "byte logs) and write it in the imuwalk HDF5 layout (docs/HDF5_FORMAT.md): raw counts when the source\n"
-    "has them, else float SI values. The result replays with `imuwalk detect FILE.h5`."
+    "has them, else float SI values. The result replays with `imuwalk detect FILE.h5`. Files whose\n"
+    "magnitudes cannot be body motion in the units they are read with (raw counts read as g) are refused."
 )
 EPILOG = (
     "examples:\n"
     "  imuwalk import walk.csv -o walk.h5 --placement ankle\n"
-    "  imuwalk import log.txt -o log.h5 --rate-hz 100 --acc-unit g --gyr-unit deg/s"
+    "  imuwalk import log.txt -o log.h5 --rate-hz 100 --acc-unit g --gyr-unit deg/s\n"
+    "  imuwalk import Steps21.txt -o steps.h5 --preset mpu6050"
 )
+
+#: CLI spelling of the reader keywords for this command.
+NAMES = {"rate_hz": "--rate-hz"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", metavar="SRC", help="input recording")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.h5", help="output HDF5 file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.h5", help="output HDF5 file (.h5 or .hdf5)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--placement", choices=["shank", "ankle", "foot"], help="where the sensor was worn")
     p.add_argument(
         "--format", choices=["csv", "text", "ximu", "imuraw"], help="input format (default: guess)"
     )
-    p.add_argument("--rate-hz", type=float, help="sample rate for inputs without a time column, Hz")
-    p.add_argument("--acc-unit", help="accelerometer unit when the file does not say (g, m/s^2)")
-    p.add_argument("--gyr-unit", help="gyroscope unit when the file does not say (deg/s, rad/s)")
-    p.add_argument("--preset", help="text column preset (e.g. mpu6050)")
+    add_reader_arguments(p, rate_flag="--rate-hz")
 
 
 def import_file(src, out, *, placement=None, force=False, **opts) -> dict:
     """Convert ``src`` to the imuwalk layout at ``out``; returns {"n_samples", "duration_s", "data_kind"}."""
-    from imuwalk.sinks.hdf5 import Recorder, Recording
     from imuwalk.sources.formats import read_file
 
     src = Path(src)
@@ -46,8 +49,15 @@ def import_file(src, out, *, placement=None, force=False, **opts) -> dict:
         block = read_file(src, **{k: v for k, v in opts.items() if v is not None})
     except TypeError as e:  # an option the reader of this format does not take
         raise ValueError(f"an option does not apply to the format of {src.name}: {e}") from e
-    if len(block) == 0:
-        raise ValueError(f"src: no samples in {src}")
+    if len(block) < 2:
+        raise ValueError(f"src: {src} holds {len(block)} sample(s); at least 2 are needed")
+    return write_block(block, src, out, placement=placement, force=force)
+
+
+def write_block(block, src: Path, out: Path, *, placement=None, force=False) -> dict:
+    """Write ``block`` (read from ``src``) as an imuwalk recording at ``out``."""
+    from imuwalk.sinks.hdf5 import Recorder, Recording
+
     info = block.info or {}
     session = {"imported_from": src.name, "import_info": {k: v for k, v in info.items() if k != "meta"}}
     rec = Recorder(out, meta=info.get("meta"), placement=placement, session=session, swmr=False,
@@ -59,13 +69,22 @@ def import_file(src, out, *, placement=None, force=False, **opts) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = {}
-    if args.format:
-        opts["format"] = args.format
-    for key, val in (("rate_hz", args.rate_hz), ("acc_unit", args.acc_unit), ("gyr_unit", args.gyr_unit),
-                     ("preset", args.preset)):
-        if val is not None:
-            opts[key] = val
-    res = import_file(args.src, args.output, placement=args.placement, force=args.force, **opts)
+    from imuwalk.cli.cmd_detect import check_path, print_warnings, read_samples, reader_options
+    from imuwalk.cli.main import CliError, UsageError
+
+    src, out = Path(args.src), Path(args.output)
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise UsageError(f"--output: use a .h5 or .hdf5 file name, got {str(out)!r}")
+    check_path(src)
+    if src.resolve() == out.resolve():
+        raise UsageError("--output: must differ from SRC")
+    if out.exists() and not args.force:
+        raise CliError(f"{out} already exists (use --force to overwrite)")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise CliError(f"cannot write {out}: folder {parent} does not exist")
+    block, _fmt, warnings = read_samples(args, src, args.format, reader_options(args, "rate_hz"), NAMES)
+    print_warnings(args, src, warnings)
+    res = write_block(block, src, out, placement=args.placement, force=args.force)
     print(f"{args.output}: {res['n_samples']} samples, {res['duration_s']:.1f} s ({res['data_kind']})")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imuwalk.cli.cmd_detect import PLACEMENTS, add_session_arguments, load_and_detect
+from imuwalk.cli.cmd_detect import PLACEMENTS, add_reader_arguments, add_session_arguments, load_and_detect
 
 NAME = "report"
 HELP = "plot a recording: signals, strides, direction bouts, cadence, backward goal (PNG/PDF)"
@@ -29,10 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_session_arguments(p)
     p.add_argument("--format", choices=("hdf5", "csv", "text", "ximu", "imuraw"), default=None,
                    help="file format (default: from the suffix/content)")
-    p.add_argument("--preset", choices=("mpu6050",), default=None,
-                   help="scale preset for raw-count text logs")
-    p.add_argument("--rate", type=float, default=None, metavar="HZ",
-                   help="sample rate for files without time stamps, Hz")
+    add_reader_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -106,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
     args.verbosity = -1 if args.quiet else (1 if args.verbose else 0)
-    level = logging.DEBUG if args.verbose else (logging.ERROR if args.quiet else logging.WARNING)
-    logging.basicConfig(level=level, format="imuwalk: %(levelname)s: %(message)s")
+    _setup_logging(args)
     if not getattr(args, "_module", None):
         parser.print_help(sys.stderr)
         return 2
@@ -135,6 +134,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prefix} {type(e).__name__}: {_one_line(e)} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Log records on stderr as ``imuwalk: LEVEL: message``: warnings and errors by default, errors only
+    with --quiet, INFO too with --debug, everything with --verbose. The level is set on the handler as
+    well as on the root logger, so libraries that set their own loggers to INFO (Dask's scheduler and
+    workers) stay silent without -v/--debug. Leaves a root logger configured by someone else alone."""
+    if args.verbose:
+        level = logging.DEBUG
+    elif args.quiet:
+        level = logging.ERROR
+    elif args.debug:
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "_imuwalk", False)), None)
+    if handler is None:
+        if root.handlers:
+            return
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("imuwalk: %(levelname)s: %(message)s"))
+        handler._imuwalk = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    handler.setLevel(level)
 
 
 def _one_line(e: BaseException) -> str:

@@ -34,7 +34,13 @@ __all__ = [
     "read_csv",
     "read_ximu",
     "read_imuraw",
+    "sniff_format",
+    "SUPPORTED_FORMATS",
 ]
+
+#: One line naming the formats :func:`read_file` reads (for error messages).
+SUPPORTED_FORMATS = ("imuwalk HDF5 (.h5), CSV with a header, text logs [t,]ax,ay,az,gx,gy,gz, "
+                     "x-IMU .BIN, imuwalk .imuraw")
 
 #: Named scale presets for text logs of raw sensor counts.
 #: mpu6050: I2Cdev defaults ±2 g (16384 LSB/g) and ±250 °/s (131 LSB/(°/s)).
@@ -279,10 +285,13 @@ def read_text(path, *, rate_hz: float | None = None, **opts) -> SampleBlock:
     s = dec.feed(p.read_bytes(), final=True)
     n = len(s)
     if n == 0:
-        raise ValueError(f"path: no sample lines found in {p} ({dec.stats['lines_bad']} bad lines)")
-    info: dict = {"format": "text", "path": str(p), "stats": dict(dec.stats), "acc_unit": dec.acc_unit,
-                  "gyr_unit": dec.gyr_unit}
+        if dec.stats["lines_bad"] == 0:
+            raise ValueError(f"path: {p} is empty (no sample lines)")
+        raise ValueError(f"path: no finite samples in {p} ({dec.stats['lines_bad']} lines not numeric, "
+                         "too short or not finite)")
     has_t = not np.isnan(s.t_col).all()
+    info: dict = {"format": "text", "path": str(p), "stats": dict(dec.stats), "acc_unit": dec.acc_unit,
+                  "gyr_unit": dec.gyr_unit, "time_column": bool(has_t)}
     if rate_hz is not None:
         if not rate_hz > 0:
             raise ValueError(f"rate_hz: expected > 0, got {rate_hz!r}")
@@ -295,7 +304,8 @@ def read_text(path, *, rate_hz: float | None = None, **opts) -> SampleBlock:
             raise ValueError(f"path: {p} mixes lines with and without a timestamp column; pass timestamp=")
         if np.any(np.diff(tc) < 0):
             i = int(np.argmax(np.diff(tc) < 0)) + 1
-            raise ValueError(f"path: timestamp column of {p} goes backwards at sample {i}")
+            raise ValueError(f"path: timestamp column of {p} goes backwards at sample {i} "
+                             "(pass rate_hz to use a fixed rate instead)")
         info["t0"] = float(tc[0])
         t = _spread_repeats(tc) - tc[0]
         info["time_source"] = ("timestamp column" if np.all(np.diff(tc) > 0)
@@ -373,7 +383,8 @@ def read_csv(path, *, acc_unit: str | None = None, gyr_unit: str | None = None, 
     need = [f"{s}_{a}" for s in ("acc", "gyr") for a in "xyz"]
     missing = [k for k in need if k not in cols]
     if missing:
-        raise ValueError(f"path: {p} header has no column for {missing}; header: {header}")
+        shown = ", ".join(repr(h[:24]) for h in header[:8]) + (", ..." if len(header) > 8 else "")
+        raise ValueError(f"path: {p} header has no column for {missing}; header: [{shown[:200]}]")
     idx = [cols[k] for k in need] + ([cols["t"]] if "t" in cols else [])
     rows, bad = [], 0
     for line in lines[1:]:
@@ -390,8 +401,10 @@ def read_csv(path, *, acc_unit: str | None = None, gyr_unit: str | None = None, 
     ok = np.isfinite(a).all(axis=1)
     bad += int((~ok).sum())
     a = a[ok]
+    if not len(a):
+        raise ValueError(f"path: no finite samples in {p} ({bad} rows not numeric or with NaN/inf)")
     info: dict = {"format": "csv", "path": str(p), "rows_bad": bad,
-                  "columns": {k: header[v] for k, v in cols.items()}}
+                  "columns": {k: header[v] for k, v in cols.items()}, "time_column": "t" in cols}
 
     def unit_of(group: str, opt, table, arg):
         hdr = {units[f"{group}_{x}"] for x in "xyz"} - {None}
@@ -425,7 +438,9 @@ def read_csv(path, *, acc_unit: str | None = None, gyr_unit: str | None = None, 
             raise ValueError(f"time_unit: expected one of {sorted(_TIME_UNITS)}, got {tu!r}")
         tc = a[:, 6] * _TIME_UNITS[tu]
         if np.any(np.diff(tc) < 0):
-            raise ValueError(f"path: time column of {p} goes backwards")
+            i = int(np.argmax(np.diff(tc) < 0)) + 1
+            raise ValueError(f"path: time column of {p} goes backwards at row {i} "
+                             "(pass rate_hz to use a fixed rate instead)")
         info["t0"] = float(tc[0])
         t = _spread_repeats(tc) - tc[0]
         info["time_source"] = f"column {header[cols['t']]!r} ({tu})"
@@ -560,7 +575,7 @@ def read_ximu(path, *, rate_hz: float = 256.0) -> SampleBlock:
     gyr = pk.gyr_counts.astype(np.float64) * (DEG2RAD / XIMU_GYR_LSB_PER_DPS)
     info = {"format": "ximu", "path": str(p), "packet_index": pk.packet_index,
             "mag": pk.mag_counts.astype(np.float64) / XIMU_MAG_LSB_PER_GAUSS, "stats": dec.stats,
-            "time_source": f"inertial packet index / {rate_hz} Hz",
+            "time_source": f"inertial packet index / {rate_hz} Hz", "time_column": False,
             "acc_lsb_per_g": XIMU_ACC_LSB_PER_G, "gyr_lsb_per_dps": XIMU_GYR_LSB_PER_DPS}
     return SampleBlock(t=np.arange(len(pk)) / float(rate_hz), acc=acc, gyr=gyr,
                        acc_raw=pk.acc_counts, gyr_raw=pk.gyr_counts, info=info)
@@ -609,29 +624,73 @@ def _sniff_text_has_header(p: Path) -> bool:
     return False
 
 
+#: Leading bytes of binary files that are not recordings (named in the error message).
+_MAGIC = (
+    (b"PK\x03\x04", "a ZIP archive (e.g. an Excel .xlsx workbook)"),
+    (b"\xd0\xcf\x11\xe0", "an OLE document (e.g. an old Excel .xls workbook)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"MATLAB", "a MATLAB .mat file"),
+)
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _binary_kind(head: bytes) -> str | None:
+    """What a non-text file is ("a ZIP archive ...", "binary data"), or None when ``head`` looks like text.
+
+    Text logs may hold a little line noise (a serial capture's boot garbage), so only a known magic
+    number or more than 10 % control/undecodable characters counts as binary."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if not head:
+        return None
+    txt = head.decode("utf-8", errors="replace")
+    bad = sum(1 for c in txt if c == "\ufffd" or (ord(c) < 32 and c not in "\t\n\r\f\v") or ord(c) == 127)
+    return "binary data" if bad > 0.1 * len(txt) else None
+
+
+def sniff_format(path) -> str:
+    """The :func:`read_file` format of ``path`` ("ximu", "imuraw", "hdf5", "csv" or "text"): by suffix,
+    then by content (the HDF5 signature; a first line with names → "csv")."""
+    p = Path(path)
+    suf = p.suffix.lower()
+    if suf == ".bin":
+        return "ximu"
+    if suf == ".imuraw":
+        return "imuraw"
+    if suf in (".h5", ".hdf5"):
+        return "hdf5"
+    with open(p, "rb") as fh:
+        if fh.read(8) == _HDF5_MAGIC:
+            return "hdf5"
+    return "csv" if _sniff_text_has_header(p) else "text"
+
+
 def read_file(path, **opts) -> SampleBlock:
     """Read any supported recording into one SampleBlock (t s from 0, acc m/s², gyr rad/s).
 
     Dispatch by suffix: ``.bin`` → :func:`read_ximu`; ``.imuraw`` → :func:`read_imuraw`;
-    ``.h5``/``.hdf5`` → :class:`imuwalk.sinks.hdf5.Recording`; anything else is text: a first line with
-    names → :func:`read_csv`, else :func:`read_text` (``preset="mpu6050"`` for the ankle MPU-6050 log
-    ``unix_s,ax,ay,az,gx,gy,gz,fsr``). ``opts`` go to the reader; ``format=`` ("ximu", "imuraw", "hdf5",
-    "csv", "text") overrides the detection.
+    ``.h5``/``.hdf5`` (or the HDF5 signature) → :class:`imuwalk.sinks.hdf5.Recording`; anything else is
+    text: a first line with names → :func:`read_csv`, else :func:`read_text` (``preset="mpu6050"`` for the
+    ankle MPU-6050 log ``unix_s,ax,ay,az,gx,gy,gz,fsr``). ``opts`` go to the reader; ``format=`` ("ximu",
+    "imuraw", "hdf5", "csv", "text") overrides the detection. A binary file read as text (an Excel
+    workbook, an image, ...) raises ValueError naming what it is. ``info["time_column"]`` (csv, text,
+    ximu) says whether the file carried its own time stamps.
     """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"path: no such file: {p}")
     fmt = opts.pop("format", None)
     if fmt is None:
-        suf = p.suffix.lower()
-        if suf == ".bin":
-            fmt = "ximu"
-        elif suf == ".imuraw":
-            fmt = "imuraw"
-        elif suf in (".h5", ".hdf5"):
-            fmt = "hdf5"
-        else:
-            fmt = "csv" if _sniff_text_has_header(p) else "text"
+        fmt = sniff_format(p)
+    if fmt in ("csv", "text"):
+        with open(p, "rb") as fh:
+            kind = _binary_kind(fh.read(4096))
+        if kind is not None:
+            raise ValueError(f"path: {p} is {kind}, not a supported recording; supported: {SUPPORTED_FORMATS}")
     readers = {"ximu": read_ximu, "imuraw": read_imuraw, "hdf5": _read_hdf5, "csv": read_csv,
                "text": read_text}
     reader = readers.get(fmt)
