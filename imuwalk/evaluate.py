@@ -433,13 +433,13 @@ class EvalReport:
                  "|---|" + "---:|" * len(_MD_COLUMNS)]
         for key, p in self.pooled.items():
             name = f"**{key}**" if key == "overall" else key
-            lines.append(f"| {name} | " + " | ".join(_fmt(p.get(k)) for k, _ in _MD_COLUMNS) + " |")
+            lines.append(f"| {name} | " + " | ".join(_fmt(p.get(k), k) for k, _ in _MD_COLUMNS) + " |")
         if per_recording and self.per_recording:
             cols = [c for c in _MD_COLUMNS if c[0] != "n_recordings"]
             lines += ["", "| recording | " + " | ".join(h for _, h in cols) + " |",
                       "|---|" + "---:|" * len(cols)]
             for r in self.per_recording:
-                lines.append(f"| {r['name']} | " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |")
+                lines.append(f"| {r['name']} | " + " | ".join(_fmt(r.get(k), k) for k, _ in cols) + " |")
         return "\n".join(lines) + "\n"
 
 
@@ -451,11 +451,12 @@ _MATCHING_SUMMARY = (
 )
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, key: str = "") -> str:
+    """One table cell, one format per column: ms and % with one decimal, other numbers (F1, fractions) three."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
     if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+        return f"{v:.1f}" if key.endswith(("_ms", "_pct")) else f"{v:.3f}"
     return str(v)
 
 

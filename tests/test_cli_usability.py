@@ -290,13 +290,13 @@ def test_headed_csv_is_labelled_csv(capsys, tmp_path, walk):
 
 
 def test_evaluate_table_uses_one_format_per_column():
-    from imuwalk.cli.cmd_evaluate import markdown
+    from imuwalk.evaluate import EvalReport
 
     row = {"n_recordings": 3, "n_ref_ic": 40, "f1_30": 0.92849, "ic_err_median_ms": 9.99996,
            "ic_err_p95_ms": 30.0, "fc_err_median_ms": 4.25, "step_count_err_pct": 2.5}
     rep = SimpleNamespace(pooled={"ipol": row, "other": {**row, "ic_err_median_ms": 12.0}},
                           per_recording=[{"name": "r1", **row}])
-    text = markdown(rep, per_recording=True)
+    text = EvalReport.to_markdown(rep, per_recording=True)
     assert "10.000" not in text
     ipol = next(ln for ln in text.splitlines() if ln.startswith("| ipol "))
     cells = [c.strip() for c in ipol.strip("|").split("|")]

@@ -302,5 +302,5 @@ def test_cli_evaluate_csv_and_unknown_dataset(gaitmap_recordings, tmp_path, caps
     assert "| **overall** |" in capsys.readouterr().out
     table = list(csv.DictReader(out.open()))
     assert [r["scope"] for r in table] == ["recording", "recording", "pooled", "pooled"]
-    assert main(["evaluate", "no_such_dataset"]) == 1
+    assert main(["evaluate", "no_such_dataset"]) == 2  # a usage error
     assert "unknown dataset" in capsys.readouterr().err

@@ -261,3 +261,28 @@ def test_read_file_all_nan_binary_and_sniffing(tmp_path):
     nots = tmp_path / "nots.txt"
     nots.write_text("0,0,1,0,0,0\n" * 10)
     assert read_file(nots, rate_hz=10).info["time_column"] is False
+
+
+def test_boot_text_before_the_samples_is_not_a_csv_header(tmp_path):
+    """A serial capture that starts with an ESP32's boot banner is a text log: the banner lines are skipped,
+    the samples read; a real header (known names, or six names over a numeric row) still makes a CSV."""
+    from imuwalk.sources.formats import read_file, sniff_format
+
+    rows = "".join(f"{k * 0.01:.2f},0.0,0.0,1.0,{k % 7 - 3}.0,1.5,-2.0\n" for k in range(200))
+    boot = ("ets Jun  8 2016 00:22:57\n\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\n"
+            "configsip: 0, SPIWP:0xee\nmode:DIO, clock div:1\nload:0x3fff0018,len:4\nentry 0x400806b8\n")
+    log = tmp_path / "capture.txt"
+    log.write_text(boot + rows)
+    assert sniff_format(log) == "text"
+    blk = read_file(log)
+    assert len(blk) == 200 and blk.info["format"] == "text" and blk.info["stats"]["lines_bad"] >= 5
+    np.testing.assert_allclose(blk.acc[:, 2], 9.80665, rtol=1e-6)  # text logs: g by default
+    named = tmp_path / "named.csv"
+    named.write_text("time,ax,ay,az,gx,gy,gz\n" + rows)
+    assert sniff_format(named) == "csv" and len(read_file(named)) == 200
+    odd = tmp_path / "odd.csv"
+    odd.write_text("stamp;Accel_X_raw;Accel_Y_raw;Accel_Z_raw;Gyro_X_raw;Gyro_Y_raw;Gyro_Z_raw\n"
+                   + rows.replace(",", ";"))
+    assert sniff_format(odd) == "csv"
+    with pytest.raises(ValueError, match="header has no column for"):
+        read_file(odd)

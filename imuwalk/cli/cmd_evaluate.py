@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
         known = list(list_datasets())
         unknown = [n for n in names if n not in known]
         if unknown:
-            # exit 1 (a runtime failure), as tests/test_evaluate.py expects
-            raise ValueError(f"DATASET: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            raise UsageError(f"DATASET: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
     report = evaluate(
         names,
         workers=args.workers,
@@ -64,34 +63,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:
-        sys.stdout.write(markdown(report, per_recording=args.per_recording))
+        sys.stdout.write(report.to_markdown(per_recording=args.per_recording))
     return 0
-
-
-def _cell(key: str, v) -> str:
-    """One table cell: times (ms) and percentages with one decimal, fractions with three."""
-    import math
-
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.1f}" if key.endswith(("_ms", "_pct")) else f"{v:.3f}"
-    return str(v)
-
-
-def markdown(report, per_recording: bool = False) -> str:
-    """The report as Markdown tables (the columns of ``EvaluationReport.to_markdown``, each column with
-    one number format, so a value near 10 does not switch between 10.000 and 10.0)."""
-    from imuwalk.evaluate import _MD_COLUMNS
-
-    lines = ["| dataset | " + " | ".join(h for _, h in _MD_COLUMNS) + " |",
-             "|---|" + "---:|" * len(_MD_COLUMNS)]
-    for key, p in report.pooled.items():
-        name = f"**{key}**" if key == "overall" else key
-        lines.append(f"| {name} | " + " | ".join(_cell(k, p.get(k)) for k, _ in _MD_COLUMNS) + " |")
-    if per_recording and report.per_recording:
-        cols = [c for c in _MD_COLUMNS if c[0] != "n_recordings"]
-        lines += ["", "| recording | " + " | ".join(h for _, h in cols) + " |", "|---|" + "---:|" * len(cols)]
-        for r in report.per_recording:
-            lines.append(f"| {r['name']} | " + " | ".join(_cell(k, r.get(k)) for k, _ in cols) + " |")
-    return "\n".join(lines) + "\n"

@@ -611,16 +611,40 @@ def read_imuraw(path) -> SampleBlock:
     return blk
 
 
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+def _names_a_column(tok: str) -> bool:
+    base = _split_header(tok.strip("\"'"))[0].replace("-", "_")
+    return bool(_ACC_COL.match(base) or _GYR_COL.match(base) or _TIME_COL.match(base))
+
+
 def _sniff_text_has_header(p: Path) -> bool:
+    """Whether the first line of ``p`` is a CSV header: it names at least two IMU columns (``t``, ``ax``,
+    ``Gyroscope X (deg/s)``, ...), or it is a row of at least six names followed by a numeric row of as
+    many fields (a header with unknown names: read_csv then says which columns it misses). A serial
+    capture that starts with a device's boot text (``ets Jun  8 2016``, ``rst:0x1 (POWERON_RESET)``) is
+    not a header: such a log is read as text, whose decoder skips the noise lines."""
     with open(p, "rb") as fh:
         head = fh.read(4096)
-    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    toks = [tok for tok in _SPLIT.split(first.strip()) if tok]
-    for tok in toks:
-        try:
-            float(tok)
-        except ValueError:
-            return any(c.isalpha() for c in tok)
+    lines = [ln.strip() for ln in head.decode("utf-8-sig", errors="replace").splitlines() if ln.strip()]
+    if not lines:
+        return False
+    delim = max(",;\t", key=lines[0].count)
+    fields = [f.strip() for f in lines[0].split(delim)] if lines[0].count(delim) else _SPLIT.split(lines[0])
+    fields = [f for f in fields if f]
+    if not any(any(c.isalpha() for c in f) and not _is_number(f) for f in fields):
+        return False
+    if sum(_names_a_column(f) for f in fields) >= 2:
+        return True
+    if len(fields) >= 6 and all(not _is_number(f) for f in fields) and len(lines) > 1:
+        nxt = [f for f in (lines[1].split(delim) if lines[1].count(delim) else _SPLIT.split(lines[1])) if f]
+        return len(nxt) == len(fields) and all(_is_number(f) for f in nxt)
     return False
 
 
