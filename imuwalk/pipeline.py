@@ -5,6 +5,12 @@ Per block: the recorder gets the samples (non-blocking enqueue), the detector
 ``update(block.t, block.acc, block.gyr)`` runs, new stride rows go to the recorder and ``on_rows``.
 At the end (source exhausted, ``duration_s`` of data time reached, ``stop_event`` set or Ctrl-C)
 ``detector.finish()`` is flushed through the same path and the recording is finalized.
+
+Samples the detector rejects never end a run: a block whose timestamps are not finite or not strictly
+increasing (also across blocks) loses only those samples (each sample must come after every sample
+accepted before it); a block rejected for another reason is dropped whole. They are neither detected nor
+recorded, so a replay of the recording gives the live strides. The count is ``stats["samples_rejected"]``
+(``stats["rejected_reason"]``: the detector's message for the first one); :class:`DetectorGate`.
 """
 
 from __future__ import annotations
@@ -17,17 +23,128 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk.core.kernel import check_time
 from imuwalk.core.rows import STRIDE_DTYPE
 
 
 @dataclass
 class PipelineResult:
     """``rows``: all stride rows (STRIDE_DTYPE); ``summary``: ``imuwalk.summarize(rows)`` or None;
-    ``stats``: counters (blocks, samples, strides, data_s, wall_s, interrupted, recorder_error, ...)."""
+    ``stats``: counters (blocks, samples, strides, data_s, wall_s, interrupted, recorder_error,
+    samples_rejected, rejected_reason, ...)."""
 
     rows: np.ndarray
     summary: Any = None
     stats: dict = field(default_factory=dict)
+
+
+class DetectorGate:
+    """Feed SampleBlocks to a detector; samples it would reject are dropped and counted, never raised.
+
+    :meth:`filter` keeps the samples with a finite time after every time accepted before (the detector's
+    rule for ``t``; a compiled check, the common all-good case returns the block itself) and drops a block
+    whose arrays do not have the shapes (N,), (N, 3), (N, 3).
+    :meth:`detect` runs ``detector.update`` on an accepted block; a ``ValueError`` for any other reason
+    drops that block (the detector checks its input before it changes any state). :meth:`update` does
+    both. ``rejected``: samples dropped so far; ``reason``: why the first ones were.
+    """
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+        self.t_last = -np.inf
+        self.rejected = 0
+        self.reason: str | None = None
+
+    def _drop(self, n: int, why: str) -> None:
+        self.rejected += n
+        if self.reason is None:
+            self.reason = why
+
+    def filter(self, block: Any) -> Any:
+        """``block`` without the samples whose time is not finite or not after all earlier times; None
+        when no sample is left."""
+        n = len(block)
+        if n == 0:
+            return None
+        acc, gyr = block.acc, block.gyr
+        if not (getattr(acc, "shape", None) == (n, 3) and getattr(gyr, "shape", None) == (n, 3)
+                and getattr(block.t, "shape", None) == (n,)):  # would also break the recorder's columns
+            self._drop(n, f"block shapes t {np.shape(block.t)}, acc {np.shape(acc)}, gyr {np.shape(gyr)}; "
+                          "expected (N,), (N, 3), (N, 3)")
+            return None
+        t = block.t
+        if type(t) is np.ndarray and t.dtype == np.float64 and t.ndim == 1 and t.flags.c_contiguous:
+            good = check_time(t, self.t_last) < 0  # compiled, well under a microsecond
+        else:
+            t = np.asarray(t, dtype=np.float64)
+            good = bool(t[0] > self.t_last and np.isfinite(t[-1]) and np.all(t[1:] > t[:-1]))
+        if good:
+            self.t_last = float(t[-1])
+            return block
+        t = np.asarray(t, dtype=np.float64)
+        keep = _after_running_max(t, self.t_last)
+        k = int(keep.sum())
+        if k == n:
+            self.t_last = float(t[-1])
+            return block
+        bad = int(np.argmin(keep))
+        if not np.isfinite(t[bad]):
+            why = f"t: a NaN or inf timestamp ({float(t[bad])!r})"
+        else:
+            prev = max(self.t_last, float(np.max(t[:bad]))) if bad else self.t_last
+            why = (f"t: timestamps must be strictly increasing; {'duplicate' if t[bad] == prev else 'decreasing'}"
+                   f" {prev!r} -> {float(t[bad])!r}")
+        self._drop(n - k, why)
+        if k == 0:
+            return None
+        block = select_samples(block, keep)
+        self.t_last = float(block.t[-1])
+        return block
+
+    def detect(self, block: Any) -> np.ndarray | None:
+        """``detector.update`` on an accepted block; None (and the block counted) if it raises ValueError."""
+        if block is None or len(block) == 0:
+            return None
+        try:
+            return self.detector.update(block.t, block.acc, block.gyr)
+        except ValueError as e:
+            self._drop(len(block), str(e))
+            return None
+
+    def update(self, block: Any) -> tuple[np.ndarray | None, Any]:
+        """``(rows, accepted block or None)``: :meth:`filter` then :meth:`detect`."""
+        block = self.filter(block)
+        rows = self.detect(block)
+        return rows, block
+
+
+def _after_running_max(t: np.ndarray, t_last: float) -> np.ndarray:
+    """Mask of the samples with a finite time after ``t_last`` and after every earlier kept sample."""
+    keep = np.zeros(t.shape[0], dtype=bool)
+    m = t_last
+    for i, v in enumerate(t.tolist()):
+        if v > m and v < np.inf:  # False for NaN
+            keep[i] = True
+            m = v
+    return keep
+
+
+def select_samples(block: Any, keep: np.ndarray) -> Any:
+    """A copy of SampleBlock ``block`` holding the samples where ``keep`` is True (every per-sample field)."""
+    from dataclasses import fields, replace
+
+    changes = {}
+    n = len(block)
+    for f in fields(block):
+        v = getattr(block, f.name)
+        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
+            changes[f.name] = v[keep]
+    info = dict(getattr(block, "info", {}) or {})
+    for k, v in list(info.items()):
+        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
+            info[k] = v[keep]
+    changes["info"] = info
+    return replace(block, **changes)
 
 
 def _summarize(rows: np.ndarray) -> Any:
@@ -99,7 +216,9 @@ class Pipeline:
         out: list[np.ndarray] = []
         self.stats = {"blocks": 0, "samples": 0, "strides": 0, "data_s": 0.0, "wall_s": 0.0,
                       "interrupted": False, "stopped": False, "recorder_error": None,
-                      "recording": str(getattr(self.recorder, "path", "")) or None}
+                      "recording": str(getattr(self.recorder, "path", "")) or None,
+                      "samples_rejected": 0, "rejected_reason": None}
+        self._gate = DetectorGate(self.detector)
         self._recorder0 = self.recorder
         wall0 = time.monotonic()
         next_tick = wall0 + self.tick_s
@@ -130,14 +249,13 @@ class Pipeline:
             for block in self.source:
                 if len(block) == 0:
                     continue
-                if t_first is None:
-                    t_first = float(block.t[0])
-                if self.recorder is not None:
-                    self._record(self.recorder.write_block, block)
-                self._emit(self.detector.update(block.t, block.acc, block.gyr), out)
-                self.stats["blocks"] += 1
-                self.stats["samples"] += len(block)
-                self.stats["data_s"] = float(block.t[-1]) - t_first
+                # samples the detector would reject are dropped (counted), neither recorded nor detected
+                block = self._accept(block)
+                if block is not None:
+                    if t_first is None:
+                        t_first = float(block.t[0])
+                    self._detect(block, out)
+                    self.stats["data_s"] = float(block.t[-1]) - t_first
                 now = time.monotonic()
                 if self.on_tick is not None and now >= next_tick:
                     self.stats["wall_s"] = now - wall0
@@ -176,6 +294,27 @@ class Pipeline:
             self.on_tick(dict(self.stats))
         return PipelineResult(rows=rows, summary=_summarize(rows), stats=dict(self.stats))
 
+    def _accept(self, block: Any) -> Any:
+        """The samples of ``block`` the detector can take (None if none), recorded."""
+        gate = self._gate
+        block = gate.filter(block)
+        if block is not None and self.recorder is not None:
+            self._record(self.recorder.write_block, block)
+        self.stats["samples_rejected"] = gate.rejected
+        self.stats["rejected_reason"] = gate.reason
+        return block
+
+    def _detect(self, block: Any, out: list[np.ndarray]) -> None:
+        gate = self._gate
+        n0 = gate.rejected
+        rows = gate.detect(block)
+        self.stats["samples_rejected"] = gate.rejected
+        self.stats["rejected_reason"] = gate.reason
+        if gate.rejected == n0:
+            self._emit(rows, out)
+            self.stats["blocks"] += 1
+            self.stats["samples"] += len(block)
+
     def _raw(self, data: bytes) -> None:
         rec = self.recorder
         if rec is not None:
@@ -193,14 +332,9 @@ class Pipeline:
         for block in drain() or []:
             if len(block) == 0:
                 continue
-            if self.recorder is not None:
-                self._record(self.recorder.write_block, block)
-            try:
-                self._emit(self.detector.update(block.t, block.acc, block.gyr), out)
-            except ValueError:
-                continue  # e.g. the block interrupted mid-update overlaps: recorded, not detected twice
-            self.stats["blocks"] += 1
-            self.stats["samples"] += len(block)
+            block = self._accept(block)
+            if block is not None:
+                self._detect(block, out)
 
     def _close_source(self) -> None:
         for name in ("close", "stop"):

@@ -112,3 +112,85 @@ def test_pipeline_bad_arguments():
         Pipeline([], det, tick_s=0)
     with pytest.raises(ValueError, match="duration_s"):
         Pipeline([], det).run(duration_s=-1)
+
+
+def _bad_blocks():
+    """The blocks of ``_blocks()`` with faults a live link can deliver, and the mask of the good samples.
+
+    Block 5 repeats the last 10 samples of block 4 (an overlap), block 9 has a duplicate and a NaN time,
+    block 12 lies entirely in the past, block 15 has an acc array of the wrong shape."""
+    from imuwalk.sources.block import SampleBlock
+
+    out, good = [], []
+    prev = None
+    for k, b in enumerate(_blocks()):
+        if k == 5:
+            over = SampleBlock(t=np.r_[prev.t[-10:], b.t], acc=np.r_[prev.acc[-10:], b.acc],
+                               gyr=np.r_[prev.gyr[-10:], b.gyr])
+            out.append(over)
+            good.append(np.r_[np.zeros(10, bool), np.ones(len(b), bool)])
+        elif k == 9:
+            t = b.t.copy()
+            t[20] = t[19]
+            t[50] = np.nan
+            out.append(SampleBlock(t=t, acc=b.acc, gyr=b.gyr))
+            g = np.ones(len(b), bool)
+            g[[20, 50]] = False
+            good.append(g)
+        elif k == 12:
+            out.append(SampleBlock(t=b.t - 10.0, acc=b.acc, gyr=b.gyr))
+            good.append(np.zeros(len(b), bool))
+        elif k == 15:
+            out.append(SampleBlock(t=b.t, acc=b.acc[:, :2], gyr=b.gyr))
+            good.append(np.zeros(len(b), bool))
+        else:
+            out.append(b)
+            good.append(np.ones(len(b), bool))
+        prev = b
+    return out, good
+
+
+def test_samples_the_detector_rejects_are_dropped_and_the_run_goes_on(tmp_path):
+    from imuwalk.core.detector import detect_steps
+
+    blocks, good = _bad_blocks()
+    p = tmp_path / "bad.h5"
+    res = Pipeline(iter(blocks), StepDetector(placement="shank"), recorder=Recorder(p, raw_log=False)).run()
+    n_bad = sum(int((~g).sum()) for g in good)
+    assert res.stats["samples_rejected"] == n_bad == 10 + 2 + 100 + 100
+    assert "strictly increasing" in res.stats["rejected_reason"]
+    kept = [(b, g) for b, g in zip(blocks, good, strict=True) if g.any()]
+    t = np.concatenate([b.t[g] for b, g in kept])
+    acc = np.concatenate([b.acc[g] for b, g in kept])
+    gyr = np.concatenate([b.gyr[g] for b, g in kept])
+    assert res.stats["samples"] == t.shape[0] and res.stats["recorder_error"] is None
+    assert res.rows.size > 10
+    assert res.rows.tobytes() == detect_steps(t, acc, gyr, placement="shank").events.tobytes()
+    with Recording(p) as r:  # only the accepted samples are recorded: the replay gives the live strides
+        assert r.complete and np.array_equal(r.t, t) and np.array_equal(r.acc, acc)
+        assert r.strides.tobytes() == res.rows.tobytes()
+    replay = Pipeline(ReplaySource(p), StepDetector(placement="shank")).run()
+    assert replay.rows.tobytes() == res.rows.tobytes() and replay.stats["samples_rejected"] == 0
+
+
+def test_run_stream_drops_rejected_samples_instead_of_raising():
+    from imuwalk.sources.serial import run_stream
+
+    blocks, good = _bad_blocks()
+
+    class ListSource:
+        def __init__(self, items):
+            self.items = list(items)
+
+        def get(self, timeout=None):
+            return self.items.pop(0) if self.items else None
+
+        @property
+        def ended(self):
+            return not self.items
+
+    stats: dict = {}
+    rows = run_stream(ListSource(blocks), StepDetector(placement="shank"), stats=stats)
+    assert stats["samples_rejected"] == sum(int((~g).sum()) for g in good)
+    ref = Pipeline(iter(_bad_blocks()[0]), StepDetector(placement="shank")).run()
+    assert rows.size > 10 and rows.tobytes() == ref.rows.tobytes()

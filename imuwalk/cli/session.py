@@ -45,9 +45,10 @@ __all__ = ["CalibratingDetector", "LiveSession", "MountPlan", "SessionResult", "
 #: META uid of a device that has no unique id (its id says nothing about which sensor it is)
 NO_DEVICE_ID = "0000000000000000"
 
-#: link counters shown by the demo (and in the dashboard)
+#: link counters shown by the demo (and in the dashboard); ``samples_rejected``: samples the detector could
+#: not take (e.g. a time not after the previous one), dropped by the pipeline, neither detected nor recorded
 LINK_KEYS = ("rate_hz", "samples", "frames_ok", "frames_lost", "crc_errors", "cobs_errors", "reconnects",
-             "queue_drops", "port", "connected")
+             "queue_drops", "port", "connected", "samples_rejected")
 
 
 def link_dict(stats: dict) -> dict:
@@ -567,7 +568,13 @@ class LiveSession:
         mount = dict(self.mount_info) if self.mount_info else {"source": "auto"}
         if mount.get("source") == "auto" and det is not None and getattr(det, "forward_axis_", None) is not None:
             mount["forward_axis"] = [float(x) for x in det.forward_axis_]
-        return SessionResult(rows=rows, summary=summary, link=src.stats, gaps=list(src.gaps_), meta=src.meta_,
+        link = dict(src.stats)
+        n_rej = int(res.stats.get("samples_rejected", 0)) if res is not None else 0
+        link["samples_rejected"] = n_rej
+        if n_rej:
+            self.log(f"{n_rej} samples the detector could not take were dropped (first: "
+                     f"{res.stats.get('rejected_reason')})", -1)
+        return SessionResult(rows=rows, summary=summary, link=link, gaps=list(src.gaps_), meta=src.meta_,
                              device_id=self.device_id, mount=mount, recording=recording, recorder_error=rec_err,
                              interrupted=interrupted, signalled=self._signalled,
                              no_data=bool(res is None or res.stats.get("samples", 0) == 0),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import logging
 import os
 import queue
 import shutil
@@ -58,6 +59,8 @@ EVENT_DTYPE = np.dtype(
 )
 
 _SAMPLE_COLS = ("t", "acc", "gyr", "acc_raw", "gyr_raw", "t_dev_us", "seq", "t_host_ns")
+
+log = logging.getLogger("imuwalk.hdf5")
 
 
 class RecorderError(OSError):
@@ -883,6 +886,37 @@ def _check_format(f, path: Path) -> None:
         )
 
 
+def _check_layout(f, path: Path) -> None:
+    """Raise :class:`RecordingError` naming ``path`` when the sample datasets are missing or malformed."""
+    if "imu" not in f:
+        raise RecordingError(f"{path} is damaged: the group /imu is missing")
+    imu = f["imu"]
+    if not any(c in imu for c in _SAMPLE_COLS):
+        return  # created, no sample written yet: an empty recording
+    for name in ("t", "acc", "gyr"):
+        if name not in imu:
+            raise RecordingError(f"{path} is damaged: the dataset imu/{name} is missing "
+                                 f"(imu holds {', '.join(sorted(imu))})")
+    for name in _SAMPLE_COLS:
+        if name not in imu:
+            continue
+        d = imu[name]
+        if not hasattr(d, "shape"):
+            raise RecordingError(f"{path} is damaged: imu/{name} is not a dataset")
+        want = (3,) if name in ("acc", "gyr", "acc_raw", "gyr_raw") else ()
+        if len(d.shape) < 1 or tuple(d.shape[1:]) != want:
+            raise RecordingError(f"{path} is damaged: imu/{name} has shape {d.shape}, expected "
+                                 f"(N{''.join(f', {w}' for w in want)})")
+    for name in ("acc", "gyr"):
+        conv = imu[name].attrs.get("conversion", 1.0)
+        try:
+            ok = np.isfinite(float(np.asarray(conv).reshape(())))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise RecordingError(f"{path} is damaged: imu/{name} has an unusable conversion attribute {conv!r}")
+
+
 def _attr(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode()
@@ -898,14 +932,27 @@ class Recording:
 
     ``t`` (N,) s, ``acc`` (N, 3) m/s², ``gyr`` (N, 3) rad/s are read on access; ``iter_blocks(n)`` walks the
     file in blocks so long recordings need not fit in memory. ``strides`` is the STRIDE_DTYPE array.
+
+    Damaged files raise :class:`RecordingError` naming the file and what is wrong: a missing or misshapen
+    /imu dataset (at open), an attribute that is not valid JSON (when read), a NaN/inf time in a finalized
+    file (at the first access to the samples, with its sample number). Samples of a finalized file whose
+    time is not after every earlier one (e.g. repeated stamps recorded by imuwalk 0.1.0's text streaming)
+    are skipped: ``dropped_samples`` counts them and a warning on the ``imuwalk.hdf5`` logger names the
+    file. Unfinished files end at their first NaN or non-increasing time (docs/HDF5_FORMAT.md).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._checked: tuple[int, int | None] = (0, None)
+        #: finalized files only: file rows of the samples kept (None: all) and samples skipped because
+        #: their time was not after every earlier one (a live run of imuwalk < 0.1.1 recorded such samples)
+        self._idx: np.ndarray | None = None
+        self._scanned = False
+        self.dropped_samples = 0
         self._f = _open_h5(self.path)
         try:
             _check_format(self._f, self.path)
+            _check_layout(self._f, self.path)
         except Exception:
             self._f.close()
             raise
@@ -931,9 +978,65 @@ class Recording:
         imu = self._f["imu"] if "imu" in self._f else {}
         lens = [imu[c].shape[0] for c in _SAMPLE_COLS if c in imu]
         n = int(min(lens)) if lens else 0
-        if n and not self.complete and "t" in imu:
-            n = self._valid_prefix(n)
+        if n and "t" in imu:
+            if not self.complete:
+                n = self._valid_prefix(n)
+            else:
+                if not self._scanned:
+                    self._scan(n, lens)
+                if self._idx is not None:
+                    n = int(self._idx.shape[0])
         return n
+
+    def _scan(self, n: int, lens: list[int]) -> None:
+        """Finalized files, once: a non-finite time is an error; samples whose time is not after every
+        earlier one are skipped (counted in ``dropped_samples``, a warning names the file)."""
+        self._scanned = True
+        if len(set(lens)) > 1:
+            imu = self._f["imu"]
+            sizes = ", ".join(f"{c} {imu[c].shape[0]}" for c in _SAMPLE_COLS if c in imu)
+            log.warning("%s: the sample columns have different lengths (%s); reading the first %d samples",
+                        self.path, sizes, n)
+        d = self._f["imu/t"]
+        step = 1 << 20
+        tmax = -np.inf
+        parts: list[np.ndarray] = []
+        first = None
+        for i in range(0, n, step):
+            t = np.asarray(d[i:min(n, i + step)], dtype=np.float64)
+            fin = np.isfinite(t)
+            if not fin.all():
+                j = int(np.argmin(fin))
+                raise RecordingError(
+                    f"{self.path} is damaged: timestamp imu/t[{i + j}] is {float(t[j])!r} (sample {i + j} of "
+                    f"{n}); every time must be a finite number of seconds")
+            prev = np.maximum.accumulate(np.concatenate(([tmax], t[:-1])))
+            keep = t > prev
+            if not keep.all() and first is None:
+                j = int(np.argmin(keep))
+                first = (i + j, float(prev[j]), float(t[j]))
+            parts.append(keep)
+            if t.size:
+                tmax = max(tmax, float(t.max()))
+        if first is None:
+            return
+        keep = np.concatenate(parts)
+        self._idx = np.flatnonzero(keep)
+        self.dropped_samples = int(n - self._idx.shape[0])
+        i, a, b = first
+        log.warning("%s: %d of %d samples skipped: their time is not after an earlier sample's (first: "
+                    "sample %d, %r s after %r s)", self.path, self.dropped_samples, n, i, b, a)
+
+    def _rows(self, d, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` (sample numbers, after skipped samples) of the per-sample dataset ``d``."""
+        idx = self._idx
+        if idx is None:
+            return d[start:stop]
+        sel = idx[start:stop]
+        if sel.size == 0:
+            return d[0:0]
+        part = d[int(sel[0]) : int(sel[-1]) + 1]
+        return part[sel - sel[0]]
 
     def _valid_prefix(self, n: int) -> int:
         """Unfinished files: samples up to the first unwritten one (t NaN fill or not increasing)."""
@@ -988,13 +1091,24 @@ class Recording:
         """ "counts" (int16 + conversion) or "si" (float)."""
         return str(_attr(self._f.attrs.get("data_kind", "si")))
 
+    def _json(self, attrs: Any, name: str, default: str, where: str = "") -> Any:
+        """Decoded JSON attribute; :class:`RecordingError` naming the file and attribute if unreadable."""
+        raw = _attr(attrs.get(name, default))
+        try:
+            return json.loads(raw)
+        except (TypeError, ValueError) as e:
+            shown = raw if not isinstance(raw, str) or len(raw) <= 60 else raw[:57] + "..."
+            raise RecordingError(
+                f"{self.path} is damaged: attribute {where}{name} is not valid JSON ({e}; value {shown!r})"
+            ) from None
+
     @property
     def meta(self) -> dict:
         """Device metadata (attributes of /device; ``meta`` = the full JSON form)."""
         dev = self._f["device"].attrs if "device" in self._f else {}
         out = {k: _attr(v) for k, v in dev.items() if k != "meta_json"}
         if "meta_json" in dev:
-            out["meta"] = json.loads(_attr(dev["meta_json"]))
+            out["meta"] = self._json(dev, "meta_json", "null", "/device ")
         return out
 
     @property
@@ -1004,11 +1118,11 @@ class Recording:
     @property
     def params(self) -> Any:
         """Detector parameters stored at recording time (decoded JSON) or None."""
-        return json.loads(_attr(self._f.attrs.get("detector_params_json", "null")))
+        return self._json(self._f.attrs, "detector_params_json", "null")
 
     @property
     def mount(self) -> Any:
-        return json.loads(_attr(self._f.attrs.get("mount_json", "null")))
+        return self._json(self._f.attrs, "mount_json", "null")
 
     @property
     def link(self) -> dict:
@@ -1030,7 +1144,7 @@ class Recording:
                         "data": payload,
                     }
                 )
-        stats = json.loads(_attr(self._f.attrs.get("link_stats_json", "{}")))
+        stats = self._json(self._f.attrs, "link_stats_json", "{}")
         if not stats and events:
             infos = [e["data"] for e in events if e["kind"] == "info"]
             stats = infos[-1] if infos else {}
@@ -1044,7 +1158,7 @@ class Recording:
         n = len(self)
         stop = n if stop is None else min(stop, n)
         d = imu[name]
-        v = d[start:stop]
+        v = self._rows(d, start, stop)
         if name in ("acc", "gyr"):
             conv = float(d.attrs.get("conversion", 1.0))
             if np.issubdtype(v.dtype, np.integer):
@@ -1074,12 +1188,12 @@ class Recording:
     def acc_raw(self) -> np.ndarray | None:
         """(N, 3) int16 counts, or None for float-SI recordings without counts."""
         name = "acc" if self.data_kind == "counts" else "acc_raw"
-        return self._f["imu"][name][: len(self)] if name in self._f["imu"] else None
+        return self._rows(self._f["imu"][name], 0, len(self)) if name in self._f["imu"] else None
 
     @property
     def gyr_raw(self) -> np.ndarray | None:
         name = "gyr" if self.data_kind == "counts" else "gyr_raw"
-        return self._f["imu"][name][: len(self)] if name in self._f["imu"] else None
+        return self._rows(self._f["imu"][name], 0, len(self)) if name in self._f["imu"] else None
 
     @property
     def t_dev_us(self) -> np.ndarray | None:
@@ -1108,8 +1222,8 @@ class Recording:
         stop = n if stop is None else max(start, min(stop, n))
         raw_a = raw_g = None
         if self.data_kind == "counts":
-            raw_a = self._f["imu/acc"][start:stop]
-            raw_g = self._f["imu/gyr"][start:stop]
+            raw_a = self._rows(self._f["imu/acc"], start, stop)
+            raw_g = self._rows(self._f["imu/gyr"], start, stop)
             acc = raw_a.astype(np.float64) * float(self._f["imu/acc"].attrs["conversion"])
             gyr = raw_g.astype(np.float64) * float(self._f["imu/gyr"].attrs["conversion"])
         else:

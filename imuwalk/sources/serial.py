@@ -15,6 +15,16 @@ Time base (docs/ARCHITECTURE.md): ``t = (t_dev_us - t_dev_us_first) / 1e6`` on t
 monotonic across 32-bit wraps and device resets by the decoder. ``t_host_ns`` is the monotonic time of the
 read that delivered each sample; :attr:`SerialSource.clock_` (a ClockMapper) maps device to host time.
 
+Text lines (``format="text"``): time comes from the timestamp column when the lines carry one, made usable
+causally by :class:`TextClock` (see there): a stamp that repeats the previous one (a coarse clock, e.g. a 1-s
+RTC with ~27 lines per second) is spread forward by the line rate estimated from the previous complete stamp
+periods (before one is known: ``text_options["nominal_rate_hz"]``, default 100 Hz) and never reaches the next
+possible stamp; a stamp that goes backwards is dropped and counted (``stats["lines_t_dropped"]``), and a clock
+that restarted (device reset, or any earlier stamp right after a reconnect) continues the time base. Where the
+line rate is steady this gives the times of the file reader (``formats.read_text``) from the third stamp
+period on. Lines without a stamp in a stamped stream are dropped (counted in ``lines_t_dropped`` too).
+``text_options["rate_hz"]`` (times ``index / rate_hz``) takes precedence; without stamps: the host clock.
+
 Scales: counts are converted with the scales of the device's META frame. Until the first META arrives,
 decoded samples wait in a bounded buffer (``pre_meta_samples``; the oldest are dropped and counted when it
 overflows) and are converted once it arrives. ``default_meta=`` skips the wait: samples before the first
@@ -41,7 +51,7 @@ import numpy as np
 
 from imuwalk.sources.block import SampleBlock
 
-__all__ = ["SerialSource", "run_stream", "open_port_error_message"]
+__all__ = ["SerialSource", "TextClock", "run_stream", "open_port_error_message"]
 
 
 def open_port_error_message(port: str, exc: BaseException) -> str:
@@ -58,6 +68,140 @@ def open_port_error_message(port: str, exc: BaseException) -> str:
     return f"cannot open port {port!r}: {text}"
 
 
+def _stamp_resolution_guess(stamp: float) -> float:
+    """The coarsest decimal step (1 s .. 1 us) that ``stamp`` (s) is a multiple of: a guess of the clock
+    resolution before two distinct stamps have been seen."""
+    tol = 16 * float(np.spacing(abs(stamp))) + 1e-12
+    for q in (1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5):
+        if abs(stamp - round(stamp / q) * q) <= tol:
+            return q
+    return 1e-6
+
+
+class TextClock:
+    """Causal time base (s, from 0) for the timestamp column of a live text stream.
+
+    ``map(stamps)`` takes the stamps (s) of consecutive lines and returns ``(t, keep)``: the times of the
+    kept lines (strictly increasing, also across calls) and the boolean mask of the kept lines.
+
+    * A stamp greater than the current one starts a new stamp period and keeps its value
+      (``t = stamp - first stamp``).
+    * A stamp equal to the current one (a coarse clock: several lines share one stamp) is spread forward:
+      line ``j`` of a period gets ``stamp + j * dt`` with ``dt = resolution / lines per stamp``, the
+      resolution being the smallest step between distinct stamps seen so far and the lines per stamp the
+      largest count of the last ``window`` complete stamp periods (the first period is partial: the stream
+      started in the middle of it). Before a complete period is known ``dt = 1 / nominal_rate_hz`` and the
+      resolution is guessed from the decimals of the first stamp. A line that would come within ``dt / 2``
+      of the next possible stamp (``stamp + resolution``) instead halves the remaining distance to it, so
+      a period never reaches the next stamp. With a steady line rate this gives what the file reader
+      gives (``formats.read_text``: ``stamp + j * resolution / lines``) from the third period on.
+    * A stamp smaller than the current one is dropped and counted (``dropped``). ``reset_after``
+      consecutive such lines, or one right after :meth:`reconnected`, mean that the device clock restarted:
+      the time base then continues ``dt`` after the last time given.
+
+    Counters: ``repeated`` (lines whose stamp repeated the previous one), ``dropped``, ``resets``.
+    """
+
+    def __init__(self, nominal_rate_hz: float = 100.0, *, window: int = 4, reset_after: int = 25):
+        if not (isinstance(nominal_rate_hz, (int, float)) and 0 < nominal_rate_hz < 1e7):
+            raise ValueError(f"nominal_rate_hz: expected a rate in Hz > 0, got {nominal_rate_hz!r}")
+        self.nominal_dt = 1.0 / float(nominal_rate_hz)
+        self.window = int(window)
+        self.reset_after = int(reset_after)
+        self.t0: float | None = None  # the stamp that maps to t = 0 (moves when the device clock restarts)
+        self.u = 0.0  # stamp of the current period
+        self.k = 0  # lines of the current period so far
+        self.counts: deque[int] = deque(maxlen=self.window)  # lines of the last complete periods
+        self.periods = 0  # periods closed so far
+        self.res: float | None = None  # smallest step between distinct stamps
+        self.res_guess = 1.0
+        self.last_t = -np.inf
+        self.behind = 0
+        self.repeated = 0
+        self.dropped = 0
+        self.resets = 0
+        self._reconnected = False
+
+    @property
+    def started(self) -> bool:
+        return self.t0 is not None
+
+    def reconnected(self) -> None:
+        """The link was re-opened: an earlier stamp next means the device restarted (no drop)."""
+        self._reconnected = True
+
+    def dt(self) -> float:
+        """Current estimate of the line interval, s."""
+        if self.counts and self.res is not None:
+            return self.res / max(self.counts)
+        return self.nominal_dt
+
+    def start(self, stamp: float, t_start: float = 0.0) -> None:
+        """Map ``stamp`` to ``t_start`` (the first line; called by :meth:`map` when needed)."""
+        self.t0 = float(stamp) - float(t_start)
+        self.res_guess = _stamp_resolution_guess(float(stamp))
+
+    def map(self, stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        stamps = np.asarray(stamps, dtype=np.float64)
+        n = stamps.shape[0]
+        t = np.empty(n)
+        keep = np.ones(n, dtype=bool)
+        for i in range(n):
+            s = float(stamps[i])
+            if self.t0 is None:
+                self.start(s, 0.0 if not np.isfinite(self.last_t) else self.last_t + self.nominal_dt)
+                self.u, self.k = s, 1
+                t[i] = self.last_t = s - self.t0
+                continue
+            if s > self.u:  # a new stamp period
+                self.behind = 0
+                self._reconnected = False
+                step = s - self.u
+                self.res = step if self.res is None else min(self.res, step)
+                if self.periods >= 1:  # the first period is partial: not a rate estimate
+                    self.counts.append(self.k)
+                self.periods += 1
+                self.u, self.k = s, 1
+                rel = s - self.t0
+                t[i] = rel if rel > self.last_t else self._squeeze(rel + self.res)
+                self.last_t = t[i]
+            elif s == self.u:  # repeated stamp: spread forward
+                self.behind = 0
+                self._reconnected = False
+                self.repeated += 1
+                dt = self.dt()
+                res = self.res if self.res is not None else self.res_guess
+                rel = self.u - self.t0
+                cand = rel + self.k * dt
+                cap = rel + res
+                t[i] = cand if (cand > self.last_t and cand <= cap - 0.5 * dt) else self._squeeze(cap)
+                self.k += 1
+                self.last_t = t[i]
+            else:  # an earlier stamp: dropped, unless the device clock restarted
+                self.behind += 1
+                if self._reconnected or self.behind >= self.reset_after:
+                    self.resets += 1
+                    self.behind = 0
+                    self._reconnected = False
+                    t_new = self.last_t + self.dt()
+                    self.t0 = s - t_new
+                    self.u, self.k = s, 1
+                    self.periods = 0  # the period after a restart is partial again
+                    t[i] = self.last_t = t_new
+                else:
+                    keep[i] = False
+                    self.dropped += 1
+        if not keep.all():
+            t = t[keep]
+        return t, keep
+
+    def _squeeze(self, cap: float) -> float:
+        """A time after the last one, half way to ``cap`` (tiny step if ``cap`` is not after it)."""
+        if cap > self.last_t:
+            return self.last_t + 0.5 * (cap - self.last_t)
+        return self.last_t + 1e-6
+
+
 class SerialSource:
     """Read an imuwalk device (or a text-line device) from a serial port in a background thread.
 
@@ -70,8 +214,10 @@ class SerialSource:
         default 1024 holds ~20 s).
     read_size : largest read in bytes.
     format : "imuwalk" (the wire protocol) or "text" (lines decoded by
-        :class:`~imuwalk.sources.formats.TextLineDecoder`, options in ``text_options``; time from the
-        timestamp column, else ``text_options["rate_hz"]``, else the host clock).
+        :class:`~imuwalk.sources.formats.TextLineDecoder`, options in ``text_options``; time from
+        ``text_options["rate_hz"]`` when given, else the timestamp column through a :class:`TextClock`
+        (repeated stamps spread, earlier stamps dropped; ``text_options["nominal_rate_hz"]`` is its line
+        rate until one is measured, default 100 Hz), else the host clock).
     default_meta : DeviceMeta used until the device's first META (see module doc).
     pre_meta_samples : bound of the buffer of samples waiting for META.
     port_resolver : callable returning the port to (re)open; default: always ``port``.
@@ -148,8 +294,13 @@ class SerialSource:
         self._pending_n = 0
         self._dec = None
         self._txt = None
-        self._txt_t0: float | None = None
         self._txt_n = 0
+        self._txt_last_t: float | None = None  # last time given to a text sample
+        self._txt_unstamped = 0  # text lines without a stamp once the stamps are the time base
+        self._clock: TextClock | None = None
+        if format == "text":
+            nominal = self.text_options.get("nominal_rate_hz", 100.0)
+            self._clock = TextClock(nominal)  # raises ValueError on a bad nominal_rate_hz
         self._txt_last_host: int | None = None
         self._connected = False
         self._current_port = port
@@ -168,7 +319,7 @@ class SerialSource:
         else:
             from imuwalk.sources.formats import TextLineDecoder
 
-            opts = {k: v for k, v in self.text_options.items() if k != "rate_hz"}
+            opts = {k: v for k, v in self.text_options.items() if k not in ("rate_hz", "nominal_rate_hz")}
             self._txt = TextLineDecoder(**opts)
         port = self._resolve()
         try:
@@ -246,7 +397,8 @@ class SerialSource:
     def stats(self) -> dict:
         """Link counters: rate_hz (last ~2 s), samples, frames_ok, frames_lost (missing seq), crc_errors,
         cobs_errors, short_frames, oversize_dropped, seq_gaps, resets, reconnects, queue_drops,
-        queue_dropped_samples, pre_meta_dropped, cut_by_unplug, bytes, reads, connected, port."""
+        queue_dropped_samples, pre_meta_dropped, cut_by_unplug, bytes, reads, connected, port; text format:
+        lines_ok, lines_bad, lines_t_repeated, lines_t_dropped, clock_resets (see :class:`TextClock`)."""
         d: dict[str, Any] = dict(self._c)
         if self._dec is not None:
             s = self._dec.stats
@@ -257,6 +409,9 @@ class SerialSource:
                      rejected=s.errors, metas=self._dec.metas)
         if self._txt is not None:
             d.update(lines_ok=self._txt.stats["lines_ok"], lines_bad=self._txt.stats["lines_bad"])
+            c = self._clock
+            d.update(lines_t_repeated=c.repeated, lines_t_dropped=c.dropped + self._txt_unstamped,
+                     clock_resets=c.resets)
         win = list(self._rate_win)
         if len(win) >= 2 and win[-1][0] > win[0][0]:
             d["rate_hz"] = sum(n for _, n in win[1:]) / ((win[-1][0] - win[0][0]) * 1e-9)
@@ -353,6 +508,8 @@ class SerialSource:
         self._current_port = port
         self._connected = True
         self._c["reconnects"] += 1
+        if self._clock is not None:
+            self._clock.reconnected()
         if self.gaps_ and self.gaps_[-1]["t_host_ns_end"] is None:
             self.gaps_[-1]["t_host_ns_end"] = time.monotonic_ns()
 
@@ -433,20 +590,33 @@ class SerialSource:
         if n == 0:
             return
         rate = self.text_options.get("rate_hz")
+        acc, gyr = s.acc, s.gyr
+        stamped = ~np.isnan(s.t_col)
         if rate:
             t = (self._txt_n + np.arange(n)) / float(rate)
             src = "index/rate_hz"
-        elif not np.isnan(s.t_col).any():
-            if self._txt_t0 is None:
-                self._txt_t0 = float(s.t_col[0])
-            t = s.t_col - self._txt_t0
-            src = "timestamp column"
+        elif self._clock.started or stamped.any():
+            clock = self._clock
+            if not stamped.all():  # lines without a stamp cannot be placed on the stamps' time base
+                self._txt_unstamped += int(n - stamped.sum())
+                acc, gyr = acc[stamped], gyr[stamped]
+            if not clock.started and self._txt_last_t is not None:
+                clock.last_t = self._txt_last_t  # continue after the host-clock times given so far
+            t, keep = clock.map(s.t_col[stamped])
+            if not keep.all():
+                acc, gyr = acc[keep], gyr[keep]
+            # sticky, so that the recorder's info history does not change with every block
+            src = "timestamp column (repeated stamps spread)" if clock.repeated else "timestamp column"
         else:
             start = prev if prev is not None else t_ns - int(n * 1e6)
             t = (start + (np.arange(1, n + 1) / n) * (t_ns - start) - self._t_start_ns) * 1e-9
             src = "host clock"
         self._txt_n += n
-        blk = SampleBlock(t=np.asarray(t, dtype=np.float64), acc=s.acc, gyr=s.gyr,
+        n = len(t)
+        if n == 0:
+            return
+        self._txt_last_t = float(t[-1])
+        blk = SampleBlock(t=np.asarray(t, dtype=np.float64), acc=acc, gyr=gyr,
                           t_host_ns=np.full(n, t_ns, dtype=np.int64),
                           info={"format": "text", "time_source": src, "port": self._current_port,
                                 "reconnects": self._c["reconnects"]})
@@ -473,7 +643,7 @@ def run_stream(source, detector, *, on_rows: Callable[[np.ndarray], None] | None
                on_block: Callable[[SampleBlock], None] | None = None,
                on_tick: Callable[[], None] | None = None, tick_interval: float = 0.5,
                duration: float | None = None, stop_event: threading.Event | None = None,
-               finish: bool = True) -> np.ndarray:
+               finish: bool = True, stats: dict | None = None) -> np.ndarray:
     """Drive ``detector`` (a StepDetector: ``update(t, acc, gyr)``, ``finish()``) from ``source``
     (anything with ``get(timeout)`` like :class:`SerialSource`, already started) until ``stop_event`` is
     set, ``duration`` s of wall time passed, or the source ends.
@@ -481,8 +651,14 @@ def run_stream(source, detector, *, on_rows: Callable[[np.ndarray], None] | None
     ``on_rows(rows)`` gets every non-empty batch of stride rows, ``on_block(block)`` every block,
     ``on_tick()`` is called about every ``tick_interval`` s (dashboards). Blocks still queued when
     stopping are processed; ``finish=True`` then calls ``detector.finish()``. Returns all rows (STRIDE_DTYPE).
+    Samples the detector rejects (e.g. a time not after the previous one) are dropped, not raised
+    (:class:`imuwalk.pipeline.DetectorGate`); pass a dict as ``stats`` to get ``samples_rejected`` and
+    ``rejected_reason``.
     """
     from imuwalk.core.rows import empty_rows
+    from imuwalk.pipeline import DetectorGate
+
+    gate = DetectorGate(detector)
 
     t_end = None if duration is None else time.monotonic() + float(duration)
     next_tick = time.monotonic() + tick_interval
@@ -492,7 +668,10 @@ def run_stream(source, detector, *, on_rows: Callable[[np.ndarray], None] | None
         if on_block is not None:
             on_block(blk)
         if len(blk):
-            rows = detector.update(blk.t, blk.acc, blk.gyr)
+            rows, _ = gate.update(blk)
+            if stats is not None:
+                stats["samples_rejected"] = gate.rejected
+                stats["rejected_reason"] = gate.reason
             if rows is not None and len(rows):
                 out.append(rows)
                 if on_rows is not None:
