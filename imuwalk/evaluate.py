@@ -241,16 +241,26 @@ def _field(events: np.ndarray, name: str) -> np.ndarray | None:
     return np.asarray(events[name], dtype=np.float64) if name in names else None
 
 
+_REC_FIELDS = ("name", "dataset", "t", "placement", "ic", "region")
+
+
 def score_recording(rec: Any, events: np.ndarray) -> RecordingScore:
     """Score detected stride rows against the ground truth of one recording.
 
     rec: a ``GaitRecording`` (fields name, dataset, t, placement, side, ic, fc, region, segments,
     n_contacts_ref, meta). events: structured array with at least ``t_ic`` (s); ``t_fc``, ``t_emit``,
-    ``direction`` are used when present (e.g. :data:`imuwalk.core.rows.STRIDE_DTYPE`).
+    ``direction`` are used when present (e.g. :data:`imuwalk.core.rows.STRIDE_DTYPE`), or a
+    :class:`~imuwalk.core.detector.DetectionResult` (its ``.events``).
     """
+    missing = [k for k in _REC_FIELDS if not hasattr(rec, k)]
+    if rec is None or missing:
+        raise ValueError(f"rec: expected a GaitRecording (with fields {', '.join(_REC_FIELDS)}), got "
+                         f"{type(rec).__name__}" + (f" lacking {missing}" if rec is not None else ""))
+    if hasattr(events, "events") and not isinstance(events, np.ndarray):
+        events = events.events  # a DetectionResult
     t_ic = _field(events, "t_ic")
     if t_ic is None:
-        raise ValueError("events must be a structured array with a 't_ic' field (s)")
+        raise ValueError("events must be a structured array with a 't_ic' field (s) or a DetectionResult")
     t_fc = _field(events, "t_fc")
     t_emit = _field(events, "t_emit")
     direction = events["direction"] if "direction" in (events.dtype.names or ()) else None
@@ -389,6 +399,13 @@ class EvalReport:
     pooled: dict[str, dict[str, Any]]
     settings: dict[str, Any] = field(default_factory=dict)
     scores: list[RecordingScore] = field(default_factory=list, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        datasets = [k for k in self.pooled if k != "overall"]
+        overall = self.pooled.get("overall", {})
+        f1 = ", ".join(f"F1@{tol}={_fmt(overall.get(f'f1_{tol}'))}" for tol in TOLERANCES_MS)
+        return (f"EvalReport(datasets={datasets}, n_recordings={len(self.per_recording)}, pooled: {f1}, "
+                f"n_ref_ic={overall.get('n_ref_ic')}, n_detected={overall.get('n_detected')})")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: settings, pooled, per_recording (NaN as None)."""

@@ -39,6 +39,8 @@ class DetectorParams:
     """Detector parameters, in seconds and physical units (never samples).
 
     Defaults depend on the placement (:meth:`for_placement`); every field can be overridden.
+    Checked on construction (:meth:`validate`): a bad value raises ValueError naming the field.
+    Pass one to :class:`StepDetector` / :func:`detect_steps` as ``params=``.
     """
 
     gap_s: float = 0.3  # a pause in the samples longer than this resets the stride in progress
@@ -81,6 +83,9 @@ class DetectorParams:
     #: "dip_peak" its highest peak in the search window, "impact" the |acc| peak, "gyro_impact" the |gyr| peak
     ic_mode: str = "dip"
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     @classmethod
     def for_placement(cls, placement: str, **overrides) -> DetectorParams:
         """Defaults for ``"shank"``/``"ankle"`` or ``"foot"``, with keyword overrides."""
@@ -108,14 +113,13 @@ class DetectorParams:
         unknown = set(base) - names
         if unknown:
             raise ValueError(f"unknown detector parameter(s): {sorted(unknown)}; known: {sorted(names)}")
-        p = cls(**base)
-        p.validate()
-        return p
+        return cls(**base)  # validated in __post_init__
 
     def validate(self) -> None:
-        if self.ic_mode not in IC_MODES:
+        """Raise ValueError (naming the field) unless every value is usable."""
+        if not isinstance(self.ic_mode, str) or self.ic_mode not in IC_MODES:
             raise ValueError(f"ic_mode: expected one of {', '.join(map(repr, IC_MODES))}, got {self.ic_mode!r}")
-        if self.metric not in ("peak", "width", "sharpness"):
+        if not isinstance(self.metric, str) or self.metric not in ("peak", "width", "sharpness"):
             raise ValueError(f"metric: expected 'peak', 'width' or 'sharpness', got {self.metric!r}")
         for f in fields(self):
             v = getattr(self, f.name)
@@ -165,6 +169,21 @@ class DetectorParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _resolve_params(params: object, overrides: dict) -> dict:
+    """The keyword overrides a driver uses: ``overrides`` as given, or every field of a :class:`DetectorParams`
+    passed as ``params`` (not both). Raises ValueError."""
+    if params is None:
+        return overrides
+    if not isinstance(params, DetectorParams):
+        raise ValueError(f"params: expected an imuwalk.DetectorParams (or None), got {type(params).__name__}; "
+                         "give single parameters as keyword arguments instead (e.g. gap_s=0.5)")
+    if overrides:
+        raise ValueError(f"params: give either a DetectorParams object or keyword overrides, not both "
+                         f"(got params= and {sorted(overrides)}); use dataclasses.replace(params, ...) to "
+                         "change fields of a DetectorParams")
+    return params.to_dict()
 
 
 def _placement(placement: str) -> str:
@@ -262,18 +281,29 @@ class StepDetector:
     placement: ``"shank"`` (alias ``"ankle"``) or ``"foot"``. mount: a :class:`Mount` fixing which
     way is forward, or None for the automatic mode. axis_map: optional 3x3 matrix or ``"-y,x,z"``
     applied to acc and gyr before detection (never required: the sagittal axis is found by itself).
-    params: overrides of :class:`DetectorParams`.
+    params: a complete :class:`DetectorParams` (keyword only), or else keyword overrides of the
+    placement's defaults (``gap_s=0.5``, ...), not both.
 
     ``update(t, acc, gyr)`` returns the rows finalized during the call; ``finish()`` the rest.
     All rows so far are in ``events_``; counters in ``n_samples_``, ``n_nan_skipped_``, ``n_gaps_``.
     """
 
-    def __init__(self, placement: str = "shank", mount: Mount | None = None, axis_map=None, **params):
+    def __init__(self, placement: str = "shank", mount: Mount | None = None, axis_map=None, *,
+                 params: DetectorParams | None = None, **overrides):
         self.placement = placement
         self.mount = mount
         self.axis_map = axis_map
-        self.params = params
+        self.params = _resolve_params(params, overrides)  # keyword overrides of for_placement()
         self.reset()
+
+    def __repr__(self) -> str:
+        vec = getattr(self.mount, "right_vec", None)
+        mount = "auto" if self.mount is None else repr(self.mount) if vec is None else str(vec.round(3).tolist())
+        n_strides = sum(int(c.shape[0]) for c in getattr(self, "_chunks", ()))
+        state = ", finished" if getattr(self, "finished_", False) else ""
+        return (f"StepDetector(placement={self.placement!r}, mount={mount}, "
+                f"n_samples={getattr(self, 'n_samples_', 0)}, n_strides={n_strides}, "
+                f"n_nan_skipped={getattr(self, 'n_nan_skipped_', 0)}{state})")
 
     def reset(self) -> StepDetector:
         """Forget everything (state, rows, counters)."""
@@ -413,6 +443,12 @@ class DetectionResult:
     def __len__(self) -> int:
         return int(self.events.shape[0])
 
+    def __repr__(self) -> str:
+        fwd = "None" if self.forward_axis is None else str(np.round(self.forward_axis, 3).tolist())
+        return (f"DetectionResult(placement={self.placement!r}, n_strides={len(self)}, n_samples={self.n_samples}, "
+                f"n_nan_skipped={self.n_nan_skipped}, n_gaps={self.n_gaps}, auto_direction={self.auto_direction}, "
+                f"forward_axis={fwd})")
+
     def to_pandas(self):
         """The events as a pandas DataFrame (pandas must be installed)."""
         import pandas as pd
@@ -420,14 +456,15 @@ class DetectionResult:
         return pd.DataFrame(self.events)
 
 
-def detect_steps(t, acc, gyr, placement: str = "shank", mount: Mount | None = None, axis_map=None,
-                 **params) -> DetectionResult:
+def detect_steps(t, acc, gyr, placement: str = "shank", mount: Mount | None = None, axis_map=None, *,
+                 params: DetectorParams | None = None, **overrides) -> DetectionResult:
     """Detect every stride of a whole recording (the batch driver of the streaming kernel).
 
     t (N,) float64 s strictly increasing (irregular spacing allowed); acc (N, 3) m/s² incl. gravity;
     gyr (N, 3) rad/s; sensor frame. Identical to feeding the same samples to :class:`StepDetector`.
+    params: a complete :class:`DetectorParams`, or else keyword overrides (``gap_s=0.5``), not both.
     """
-    det = StepDetector(placement=placement, mount=mount, axis_map=axis_map, **params)
+    det = StepDetector(placement=placement, mount=mount, axis_map=axis_map, params=params, **overrides)
     t, acc, gyr = _check_inputs(t, acc, gyr)
     if t.shape[0] == 0:
         raise ValueError("t: empty input (no samples)")

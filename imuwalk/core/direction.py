@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,25 +32,29 @@ from numba import njit
 from imuwalk.core.rows import FLAG_AUTO_DIRECTION, FLAG_CUE_DISAGREES
 
 _AXES = {"x": 0, "y": 1, "z": 2}
+_AXIS_RE = re.compile(r"([+-]?)([xyz])")
 
 
 def _parse_axis(spec) -> np.ndarray:
     if isinstance(spec, str):
-        s = spec.strip().lower()
-        sign = -1.0 if s.startswith("-") else 1.0
-        name = s.lstrip("+-")
-        if name not in _AXES:
-            raise ValueError(f"mount axis: expected one of +x,-x,+y,-y,+z,-z, got {spec!r}")
+        match = _AXIS_RE.fullmatch(spec.strip().lower())
+        if match is None:
+            raise ValueError(f"mount axis: expected one of +x,-x,+y,-y,+z,-z (sign optional) or a 3-vector, "
+                             f"got {spec!r}")
         v = np.zeros(3)
-        v[_AXES[name]] = sign
+        v[_AXES[match.group(2)]] = -1.0 if match.group(1) == "-" else 1.0
         return v
-    v = np.asarray(spec, dtype=np.float64).reshape(-1)
+    try:
+        v = np.asarray(spec, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"mount axis: expected one of +x,-x,+y,-y,+z,-z or a finite non-zero 3-vector, "
+                         f"got {spec!r}") from None
     if v.shape != (3,) or not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-9:
         raise ValueError(f"mount axis: expected a finite non-zero 3-vector, got {spec!r}")
     return v / np.linalg.norm(v)
 
 
-@dataclass
+@dataclass(eq=False)
 class Mount:
     """How the sensor sits on the leg.
 
@@ -68,23 +74,48 @@ class Mount:
         if self.side not in ("left", "right", "unknown"):
             raise ValueError(f"Mount.side: expected 'left', 'right' or 'unknown', got {self.side!r}")
 
+    def __eq__(self, other: object) -> bool:
+        """Same axis (as the normalized ``right_vec``), side, source and stride count."""
+        if not isinstance(other, Mount):
+            return NotImplemented
+        return (np.array_equal(self.right_vec, other.right_vec) and self.side == other.side
+                and self.source == other.source and self.n_strides == other.n_strides)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every non-frozen dataclass with eq
+
     def to_dict(self) -> dict:
         return {"right": [float(x) for x in self.right_vec], "side": self.side, "source": self.source,
                 "n_strides": int(self.n_strides)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Mount:
-        return cls(right=d["right"], side=d.get("side", "unknown"), source=d.get("source", "given"),
-                   n_strides=int(d.get("n_strides", 0)))
+        """The mount of a :meth:`to_dict` dict (``right`` required; ``side``, ``source``, ``n_strides``
+        optional). Raises ValueError for anything else."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"Mount.from_dict: expected a dict with a 'right' key, got {type(d).__name__}")
+        if "right" not in d:
+            raise ValueError(f"Mount.from_dict: missing key 'right' (the sensor axis pointing to the wearer's "
+                             f"right, e.g. '-y' or [0, -1, 0]); got keys {sorted(map(str, d))}")
+        n = d.get("n_strides", 0)
+        if isinstance(n, bool) or not isinstance(n, (int, float, np.integer, np.floating)) or not (
+                math.isfinite(n) and n >= 0 and n == int(n)):
+            raise ValueError(f"Mount.from_dict: n_strides must be a non-negative integer, got {n!r}")
+        source = d.get("source", "given")
+        if not isinstance(source, str):
+            raise ValueError(f"Mount.from_dict: source must be a string, got {source!r}")
+        return cls(right=d["right"], side=d.get("side", "unknown"), source=source, n_strides=int(n))
 
 
 def calibrate_mount(events: np.ndarray, *, min_strides: int = 3, side: str = "unknown") -> Mount:
     """A mount from strides known to be forward (e.g. the first strides of a session).
 
-    events: stride rows (STRIDE_DTYPE) with the swing axis columns, or an (n, 3) array of swing
-    axes. Raises ValueError when fewer than ``min_strides`` usable strides are given or when they
+    events: stride rows (STRIDE_DTYPE) with the swing axis columns, a :class:`DetectionResult` (its
+    ``.events``), or an (n, 3) array (or nested list) of swing axes. min_strides: an int >= 1.
+    Raises ValueError when fewer than ``min_strides`` usable strides are given or when they
     do not agree on one axis.
     """
+    if isinstance(min_strides, bool) or not isinstance(min_strides, (int, np.integer)) or min_strides < 1:
+        raise ValueError(f"min_strides: expected an int >= 1, got {min_strides!r}")
     ax = swing_axes(events)
     if ax.shape[0] < min_strides:
         raise ValueError(f"calibrate_mount: need at least {min_strides} forward strides, got {ax.shape[0]}")
@@ -101,11 +132,31 @@ def calibrate_mount(events: np.ndarray, *, min_strides: int = 3, side: str = "un
 
 
 def swing_axes(events: np.ndarray) -> np.ndarray:
-    """(n, 3) unit swing axes of stride rows (or pass through an (n, 3) array)."""
-    if events.dtype.names is not None:
+    """(n, 3) unit swing axes of stride rows (or of a DetectionResult, or pass through an (n, 3) array);
+    rows with a zero or non-finite axis are dropped. Raises ValueError for anything else."""
+    if hasattr(events, "events") and not isinstance(events, np.ndarray):
+        events = events.events  # a DetectionResult
+    if events is None:
+        raise ValueError("events: expected stride rows (STRIDE_DTYPE) or an (n, 3) array of swing axes, got None")
+    names = getattr(getattr(events, "dtype", None), "names", None)
+    if names is not None:
+        missing = [k for k in ("swing_axis_x", "swing_axis_y", "swing_axis_z") if k not in names]
+        if missing:
+            raise ValueError(f"events: stride rows lack the swing axis field(s) {missing}")
+        events = np.asarray(events).reshape(-1)
         ax = np.stack([events["swing_axis_x"], events["swing_axis_y"], events["swing_axis_z"]], axis=1)
+        ax = ax.astype(np.float64)
     else:
-        ax = np.asarray(events, dtype=np.float64).reshape(-1, 3)
+        try:
+            ax = np.asarray(events, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"events: expected stride rows (STRIDE_DTYPE) or an (n, 3) array of swing axes, "
+                             f"got {type(events).__name__}") from None
+        if ax.shape == (3,):
+            ax = ax.reshape(1, 3)
+        if ax.ndim != 2 or ax.shape[1] != 3:
+            raise ValueError(f"events: expected stride rows (STRIDE_DTYPE) or an (n, 3) array of swing axes, "
+                             f"got shape {ax.shape}")
     nrm = np.linalg.norm(ax, axis=1)
     ok = nrm > 1e-9
     return ax[ok] / nrm[ok, None]
@@ -239,7 +290,18 @@ class MountStore:
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"path: expected a file path (str or os.PathLike) or None, got {type(path).__name__}")
         self.path = Path(path) if path is not None else _config_dir() / "mounts.json"
+
+    def __repr__(self) -> str:
+        return f"MountStore({str(self.path)!r})"
+
+    @staticmethod
+    def _check_id(device_id: object, what: str) -> str:
+        if not isinstance(device_id, str) or not device_id.strip():
+            raise ValueError(f"MountStore.{what}: device_id must be a non-empty string, got {device_id!r}")
+        return device_id
 
     def _read(self) -> dict:
         if not self.path.exists():
@@ -253,16 +315,27 @@ class MountStore:
         return data
 
     def get(self, device_id: str) -> Mount | None:
-        """The stored mount of ``device_id`` or None."""
-        d = self._read().get(str(device_id))
-        return Mount.from_dict(d) if d else None
-
-    def put(self, device_id: str, mount: Mount) -> None:
-        """Store (atomically replace) the mount of ``device_id``."""
-        if not str(device_id):
-            raise ValueError("MountStore.put: device_id must be a non-empty string")
+        """The stored mount of ``device_id`` or None. Raises ValueError for a malformed entry."""
+        device_id = self._check_id(device_id, "get")
         data = self._read()
-        data[str(device_id)] = mount.to_dict()
+        if device_id not in data:
+            return None
+        try:
+            return Mount.from_dict(data[device_id])
+        except ValueError as e:
+            raise ValueError(f"mount store {self.path}: malformed entry for device {device_id!r} ({e}); "
+                             "calibrate again or delete the entry") from None
+
+    def put(self, device_id: str, mount: Mount | dict) -> None:
+        """Store (atomically replace) the mount of ``device_id`` (a :class:`Mount`, or its dict form)."""
+        device_id = self._check_id(device_id, "put")
+        if isinstance(mount, Mapping):
+            mount = Mount.from_dict(mount)
+        if not isinstance(mount, Mount):
+            raise ValueError(f"MountStore.put: mount must be an imuwalk.Mount (or its dict form), "
+                             f"got {type(mount).__name__}")
+        data = self._read()
+        data[device_id] = mount.to_dict()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))

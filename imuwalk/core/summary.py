@@ -226,6 +226,12 @@ class SummaryTracker:
         self.pause_s = pause_s
         self.reset()
 
+    def __repr__(self) -> str:
+        n = self._strides
+        n_bouts = len(self._bouts) + (self._open is not None)
+        return (f"SummaryTracker(strides={n[1] + n[-1] + n[0]} (forward {n[1]}, backward {n[-1]}, other {n[0]}), "
+                f"bouts={n_bouts}, goal_minutes={self.goal_minutes:g}, pause_s={self.pause_s:g})")
+
     def reset(self) -> SummaryTracker:
         """Forget all strides."""
         self._strides = {1: 0, -1: 0, 0: 0}

@@ -107,6 +107,10 @@ def fetch(name: str) -> Path:
 
     Files without a public URL (e.g. our own segment tables) are written from the manifest when possible.
     Needs the optional dependency ``pooch`` (``pip install imuwalk[data]``) only when downloading.
+
+    Raises ConnectionError (an OSError) naming the dataset, the URL and ``IMUWALK_DATA`` when a download
+    fails (no network, server error); ValueError when a downloaded file fails its sha256 check. Files
+    verified before the failure stay cached; no empty folder is left behind.
     """
     entry = _entry(name)
     local = data_root() / entry["local_dir"]
@@ -117,11 +121,28 @@ def fetch(name: str) -> Path:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("fetch() needs pooch: pip install 'imuwalk[data]'") from exc
     dest = _cache_root() / entry["local_dir"]
+    created = [d for d in (dest, *dest.parents) if not d.exists()]  # removed again when left empty
+    try:
+        _fetch_files(name, entry, dest, pooch)
+    except BaseException:
+        _remove_empty_dirs(dest, created)
+        raise
+    return dest
+
+
+def _fetch_files(name: str, entry: dict, dest: Path, pooch) -> None:
     for f in entry["files"]:
         target = dest / f["path"]
         if f.get("url"):
-            pooch.retrieve(url=f["url"], known_hash=f"sha256:{f['sha256']}", fname=target.name,
-                           path=target.parent, progressbar=False)
+            try:
+                pooch.retrieve(url=f["url"], known_hash=f"sha256:{f['sha256']}", fname=target.name,
+                               path=target.parent, progressbar=False)
+            except OSError as exc:  # requests' errors are OSErrors; a hash mismatch is a ValueError
+                raise ConnectionError(
+                    f"dataset {name!r}: could not download {f['url']} ({type(exc).__name__}: "
+                    f"{_first_line(exc)}). Check the network connection, or set IMUWALK_DATA to a folder "
+                    f"holding a local copy in {entry['local_dir']}/ (see imuwalk.datasets.dataset_dir)."
+                ) from None
         elif name == "uci_backward" and f["path"].endswith("_segments.csv"):
             key = f["path"][: -len("_segments.csv")]
             rows = entry.get("segments", {}).get(key)
@@ -129,4 +150,25 @@ def fetch(name: str) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 body = "start_s,end_s,label\n" + "".join(f"{a:.3f},{b:.3f},{lab}\n" for a, b, lab in rows)
                 target.write_text(body)
-    return dest
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _remove_empty_dirs(dest: Path, created: list[Path]) -> None:
+    """After a failed fetch: remove empty folders under ``dest`` and the ones in ``created`` (made by this
+    fetch, deepest first) that are empty now. Never removes a file."""
+    if dest.is_dir():
+        for d in sorted((p for p in dest.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+    for d in created:
+        try:
+            d.rmdir()
+        except OSError:
+            break
