@@ -166,6 +166,15 @@ def test_stream_records_and_prints_the_json_contract(runs):
     assert doc["link"]["frames_lost"] == 0 and doc["link"]["crc_errors"] == 0
     assert doc["source"]["device"]["device_id"] == DEVICE_ID
     assert doc["recording"]["path"] == str(runs["fwdbwd_h5"]) and doc["recording"]["error"] is None
+    assert doc["recording"]["complete"] is True  # docs/CLI.md: path, samples, complete, error
+
+
+def test_stream_recording_has_no_gaps_on_a_clean_link(runs):
+    doc = _doc(runs["fwdbwd_out"])
+    assert doc["link"]["frames_lost"] == 0
+    with Recording(runs["fwdbwd_h5"]) as rec:
+        assert np.any(np.diff(rec.seq.astype(np.int64)) > 1)  # META/STATUS frames took sequence numbers
+        assert rec.attrs["n_gaps"] == 0 and rec.link["gaps"].size == 0
 
 
 def test_stream_recording_reads_back_with_the_printed_strides(runs):

@@ -26,6 +26,14 @@ def _record(path: Path, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, per: in
     rec.close()
 
 
+def _record_legacy(path: Path, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+    """A finalized file with times a recorder of imuwalk < 0.1.1 stored (repeated, backwards): today's
+    Recorder refuses such blocks, so the times are written into the finished file afterwards."""
+    _record(path, np.arange(t.shape[0]) / 100.0, acc, gyr)
+    with h5py.File(path, "a") as f:
+        f["imu/t"][:] = t
+
+
 @pytest.fixture(scope="module")
 def walk():
     return generate_walk(rate_hz=100.0, placement="shank", segments=[(1.0, "still"), (11.0, "forward")], seed=2)
@@ -47,7 +55,7 @@ def test_non_increasing_times_are_skipped_with_a_warning_and_detect_report_work(
     t[700:720] = t[700:720] - 0.5  # a clock step backwards
     bad[700:720] = t[700:720] <= t[699]
     p = tmp_path / "dup.h5"
-    _record(p, t, walk.acc, walk.gyr)
+    _record_legacy(p, t, walk.acc, walk.gyr)
     keep = ~bad
     with caplog.at_level(logging.WARNING, logger="imuwalk.hdf5"), Recording(p) as r:
         assert r.complete and len(r) == int(keep.sum()) and r.dropped_samples == int(bad.sum())
@@ -75,7 +83,7 @@ def test_all_repeated_stamps_like_the_killed_text_stream(tmp_path, walk, capsys)
     # /tmp/qa/st8.h5: 10 samples of a 1-s clock, times 0,0,0,0,0,0,1,1,1,1
     t = np.r_[np.zeros(6), np.ones(4)]
     p = tmp_path / "st8.h5"
-    _record(p, t, walk.acc[:10], walk.gyr[:10])
+    _record_legacy(p, t, walk.acc[:10], walk.gyr[:10])
     with Recording(p) as r:
         assert len(r) == 2 and np.array_equal(r.t, [0.0, 1.0]) and r.dropped_samples == 8
     assert main(["detect", str(p)]) == 0

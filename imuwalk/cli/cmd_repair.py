@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc))
     else:
         what = {"none": "nothing to repair", "trim": "trimmed unfinished file", "h5clear": "cleared flags",
-                "copy": "salvaged readable data", "raw": "rebuilt from raw log"}.get(rep.method, rep.method)
+                "copy": "salvaged readable data", "raw": "rebuilt from raw log",
+                "skip": "removed samples with a NaN/inf time"}.get(rep.method, rep.method)
         print(f"{rep.path}: {what}: {rep.n_samples} samples, {rep.n_strides} strides"
               + (f" (original kept as {rep.backup})" if rep.backup else ""))
     return 0

@@ -564,7 +564,7 @@ class LiveSession:
         rec = self._rec
         if self.record is not None:
             recording = {"path": str(self.record), "samples": int(rec.n_samples) if rec is not None else 0,
-                         "error": rec_err}
+                         "error": rec_err, "complete": bool(getattr(rec, "complete", False))}
         mount = dict(self.mount_info) if self.mount_info else {"source": "auto"}
         if mount.get("source") == "auto" and det is not None and getattr(det, "forward_axis_", None) is not None:
             mount["forward_axis"] = [float(x) for x in det.forward_axis_]

@@ -271,6 +271,7 @@ class Recorder:
         self._error: RecorderError | None = None
         self._error_raised = False
         self._closed = False
+        self._finalized = False
         self._created = False
         self._n = 0
         self._n_strides = 0
@@ -280,6 +281,8 @@ class Recorder:
         self.space_margin_bytes = 4 * 1024 * 1024
         self._last_seq: int | None = None
         self._last_t: float | None = None
+        self._t_queued: float | None = None  # last time accepted by write_block (caller thread)
+        self._seq_other = np.zeros(0, np.int64)  # seqs of non-sample frames not yet passed by the samples
         self._last_info_json: str | None = None
         self._si_mismatch = 0
         self._conv: dict[str, float] = {}
@@ -303,6 +306,11 @@ class Recorder:
     def error(self) -> RecorderError | None:
         """The I/O failure that stopped the recorder, or None."""
         return self._error
+
+    @property
+    def complete(self) -> bool:
+        """True once :meth:`close` finalized the file (``complete = True`` written)."""
+        return self._finalized
 
     @property
     def n_samples(self) -> int:
@@ -339,12 +347,78 @@ class Recorder:
         self._late["mount_json"] = _dumps(mount)
 
     def write_block(self, block: SampleBlock) -> None:
-        """Enqueue a SampleBlock (non-blocking)."""
+        """Enqueue a SampleBlock (non-blocking).
+
+        The block is checked in the caller's thread before anything is queued: ``t`` (N,) finite real
+        numbers, strictly increasing and after the last sample written; ``acc``/``gyr`` (N, 3) real numbers;
+        ``acc_raw``/``gyr_raw`` (N, 3) integers, ``t_dev_us``/``seq``/``t_host_ns`` (N,) integers when
+        given. A bad block raises ``ValueError`` naming the field and the problem; nothing of it is
+        recorded and the recorder stays usable."""
         self._check()
         if not isinstance(block, SampleBlock):
             raise ValueError(f"block must be a SampleBlock, got {type(block).__name__}")
+        block = self._validated(block)
         if len(block):
             self._q.put(("block", block))
+            self._t_queued = float(block.t[-1])
+
+    def _validated(self, block: SampleBlock) -> SampleBlock:
+        """A checked copy of ``block`` with numpy arrays (see :meth:`write_block`); ValueError if bad."""
+
+        def arr(name: str, v: Any, integer: bool = False) -> np.ndarray:
+            try:
+                a = np.asarray(v)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"block.{name}: not an array of numbers ({e})") from None
+            ok = np.issubdtype(a.dtype, np.integer) or (
+                not integer and np.issubdtype(a.dtype, np.floating))
+            if a.dtype == np.bool_ or not ok:
+                want = "integers" if integer else "real numbers"
+                raise ValueError(f"block.{name}: dtype {a.dtype} is not {want}")
+            return a
+
+        t = arr("t", block.t)
+        if t.ndim != 1:
+            raise ValueError(f"block.t: shape {t.shape}, expected (N,) (one time per sample)")
+        n = t.shape[0]
+        t = t.astype(np.float64, copy=True)
+        out: dict[str, Any] = {"t": t}
+        for name in ("acc", "gyr", "acc_raw", "gyr_raw"):
+            v = getattr(block, name)
+            if v is None:
+                if name in ("acc", "gyr"):
+                    raise ValueError(f"block.{name}: missing (None), expected shape ({n}, 3)")
+                out[name] = None
+                continue
+            a = arr(name, v, integer=name.endswith("_raw"))
+            if a.shape != (n, 3):
+                raise ValueError(f"block.{name}: shape {a.shape}, expected ({n}, 3) like block.t ({n},)")
+            out[name] = a
+        for name in ("t_dev_us", "seq", "t_host_ns"):
+            v = getattr(block, name)
+            if v is None:
+                out[name] = None
+                continue
+            a = arr(name, v, integer=True)
+            if a.shape != (n,):
+                raise ValueError(f"block.{name}: shape {a.shape}, expected ({n},) like block.t")
+            out[name] = a
+        if n:
+            fin = np.isfinite(t)
+            if not fin.all():
+                j = int(np.argmin(fin))
+                raise ValueError(f"block.t[{j}] is {float(t[j])!r}; every time must be a finite number of seconds")
+            if n > 1:
+                d = np.diff(t)
+                if not (d > 0).all():
+                    j = int(np.argmin(d > 0)) + 1
+                    raise ValueError(f"block.t must be strictly increasing: t[{j - 1}] = {float(t[j - 1])!r}, "
+                                     f"t[{j}] = {float(t[j])!r}")
+            if self._t_queued is not None and not t[0] > self._t_queued:
+                raise ValueError(f"block.t[0] = {float(t[0])!r} s is not after the last sample recorded "
+                                 f"({self._t_queued!r} s); times must keep increasing across blocks")
+        info = block.info if isinstance(block.info, dict) else {}
+        return SampleBlock(info=info, **out)
 
     def write_strides(self, rows: np.ndarray) -> None:
         """Enqueue stride rows (STRIDE_DTYPE array, non-blocking)."""
@@ -715,9 +789,16 @@ class Recorder:
                 d = imu[name]
                 d.resize(n0 + k, axis=0)
                 d[n0 : n0 + k] = cols[name]
-            # gaps from the sequence numbers
+            # gaps from the sequence numbers: a jump counts only the numbers that no frame used (META,
+            # STATUS, LOG frames take numbers too; a source lists theirs in info["seq_other"])
             if "seq" in cols:
                 seq = cols["seq"].astype(np.int64)
+                other = [self._seq_other]
+                for b in blocks:
+                    so = b.info.get("seq_other") if isinstance(b.info, dict) else None
+                    if so is not None and len(so):
+                        other.append(np.asarray(so, dtype=np.int64).ravel())
+                other_seq = np.unique(np.concatenate(other))
                 prev = np.concatenate(
                     [[self._last_seq if self._last_seq is not None else seq[0] - 1], seq[:-1]]
                 )
@@ -726,13 +807,15 @@ class Recorder:
                 )
                 jump = np.nonzero(seq - prev != 1)[0]
                 for j in jump:
-                    gap_rows.append(
-                        (n0 + j, prev[j], seq[j], max(0, seq[j] - prev[j] - 1), tprev[j], cols["t"][j])
-                    )
+                    used = int(np.searchsorted(other_seq, seq[j]) - np.searchsorted(other_seq, prev[j], "right"))
+                    missing = int(seq[j] - prev[j] - 1) - used
+                    if missing > 0:
+                        gap_rows.append((n0 + j, prev[j], seq[j], missing, tprev[j], cols["t"][j]))
                 self._last_seq = int(seq[-1])
+                self._seq_other = other_seq[other_seq > self._last_seq]
             self._last_t = float(cols["t"][-1])
             # info history (META/STATUS/link counters): one row per flush when it changed
-            info = blocks[-1].info
+            info = {k: v for k, v in blocks[-1].info.items() if k != "seq_other"}
             if info:
                 js = _dumps(info)
                 if js != self._last_info_json:
@@ -828,6 +911,7 @@ class Recorder:
             f.attrs["complete"] = True
             f.flush()
             os.fsync(f.id.get_vfd_handle())
+        self._finalized = True
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -852,6 +936,15 @@ def _open_h5(path: Path):
     except OSError as e:
         first = e
     if not _is_flag_error(first):
+        try:
+            not_h5 = _not_h5(path)
+        except OSError:
+            not_h5 = False
+        if not_h5:
+            raise RecordingError(
+                f"{path} is not an HDF5 file (no HDF5 signature), so not an imuwalk recording; read other "
+                f"files with `imuwalk detect {path}` or convert them with `imuwalk import {path} -o NEW.h5`"
+            )
         # a damaged file: do not try the SWMR reader (it retries metadata reads for a very long time)
         raise RecordingError(
             f"cannot open {path} as HDF5 ({first}); run `imuwalk repair {path}` (rebuilds from "
@@ -864,6 +957,20 @@ def _open_h5(path: Path):
             f"cannot open {path} as HDF5 ({first}); if a recording process was killed, run "
             f"`imuwalk repair {path}`"
         ) from e
+
+
+def _not_h5(path: Path) -> bool:
+    """No HDF5 superblock signature at offset 0, 512, 1024, 2048, ... (where HDF5 looks for it)."""
+    sig = b"\x89HDF\r\n\x1a\n"
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        off = 0
+        while off + 8 <= size:
+            fh.seek(off)
+            if fh.read(8) == sig:
+                return False
+            off = 512 if off == 0 else off * 2
+    return True
 
 
 def _check_format(f, path: Path) -> None:
@@ -949,17 +1056,30 @@ class Recording:
         self._idx: np.ndarray | None = None
         self._scanned = False
         self.dropped_samples = 0
-        self._f = _open_h5(self.path)
+        self._h = _open_h5(self.path)
         try:
-            _check_format(self._f, self.path)
-            _check_layout(self._f, self.path)
+            _check_format(self._h, self.path)
+            _check_layout(self._h, self.path)
         except Exception:
-            self._f.close()
+            self._h.close()
             raise
 
     # -- housekeeping
+    @property
+    def _f(self):
+        """The open h5py file; ValueError once :meth:`close` was called."""
+        h = self._h
+        if not h:  # a closed h5py.File is falsy
+            raise ValueError(f"recording {self.path} is closed")
+        return h
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return not self._h
+
     def close(self) -> None:
-        self._f.close()
+        self._h.close()
 
     def __enter__(self) -> Recording:
         return self
@@ -1059,6 +1179,8 @@ class Recording:
         return n
 
     def __repr__(self) -> str:
+        if self.closed:
+            return f"Recording({str(self.path)!r}, closed)"
         return f"Recording({str(self.path)!r}, n={len(self)}, strides={self._f['strides/rows'].shape[0]})"
 
     # -- metadata
@@ -1345,6 +1467,28 @@ def _trim_and_mark(path: Path, method: str) -> tuple[int, int]:
     return n, ns
 
 
+def _skip_bad_times(path: Path) -> int:
+    """Finalized files: remove the samples whose ``t`` is NaN/inf from every sample column (in place).
+    Returns how many were removed."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        imu = f["imu"]
+        cols = [c for c in _SAMPLE_COLS if c in imu]
+        n = min((imu[c].shape[0] for c in cols), default=0)
+        if not n or "t" not in imu:
+            return 0
+        keep = np.isfinite(imu["t"][:n])
+        n_bad = int(n - keep.sum())
+        if n_bad:
+            for c in cols:
+                v = imu[c][:n][keep]
+                imu[c].resize(v.shape[0], axis=0)
+                imu[c][:] = v
+            f.flush()
+    return n_bad
+
+
 def _copy_out(src: Path, dst: Path) -> None:
     """Copy every readable dataset prefix and attribute from ``src`` (SWMR reader) into a new ``dst``."""
     import h5py
@@ -1392,7 +1536,19 @@ def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
     """Decode the ``.imuraw`` byte log (protocol FrameDecoder via formats.read_file) into a new recording."""
     from imuwalk.sources.formats import read_file
 
-    block = read_file(raw)
+    head = raw.read_bytes()[:4096]
+    if head and b"\x00" not in head:
+        # the wire protocol ends every frame with 0x00; a log without any is a --format text stream
+        raise RecordingError(
+            f"cannot rebuild from {raw}: it is a text-line byte log (a `--format text` stream), which "
+            f"holds no device frames to rebuild from; read it directly with `imuwalk detect {raw} --format "
+            "text` (plus the --preset/--rate options the stream used) or convert it with `imuwalk import "
+            f"{raw} --format text -o NEW.h5`"
+        )
+    try:
+        block = read_file(raw)
+    except ValueError as e:
+        raise RecordingError(f"cannot rebuild from {raw}: {e}") from None
     placement = params = mount = None
     if like is not None:
         try:
@@ -1441,6 +1597,12 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
             with Recording(path) as r:
                 complete = r.complete
             if complete:
+                try:
+                    _counts(path)
+                except RecordingError as e:  # e.g. a NaN time: skip the bad samples, keep the rest
+                    n_bad = _skip_bad_times(path)
+                    msgs.append(f"finalized, but {e}; {n_bad} samples with a NaN/inf time removed")
+                    return done("skip")
                 msgs.append("file opens normally and was finalized; nothing to do")
                 return done("none")
             msgs.append("file opens normally but was not finalized; columns trimmed to a common length")

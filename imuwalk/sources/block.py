@@ -11,8 +11,12 @@ import numpy as np
 class SampleBlock:
     """A block of consecutive IMU samples in SI units.
 
-    t: (N,) float64 s (host time base, strictly increasing); acc: (N, 3) m/s² incl. gravity;
-    gyr: (N, 3) rad/s, sensor frame. Optional raw fields keep what a recorder stores losslessly.
+    t: (N,) float64 s, strictly increasing, on the detector's time base: for a live device or a recording
+    the device clock since the first sample (docs/ARCHITECTURE.md "Time base"; host time is ``t_host_ns``),
+    for other files their time column from 0; acc: (N, 3) m/s² incl. gravity; gyr: (N, 3) rad/s, sensor
+    frame. Optional raw fields keep what a recorder stores losslessly. ``info["seq_other"]`` (serial
+    source): sequence numbers of the non-sample frames (META, STATUS, LOG, ...) received since the previous
+    block, so that a recorder counts as missing only the numbers no frame used.
     """
 
     t: np.ndarray

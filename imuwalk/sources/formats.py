@@ -591,12 +591,12 @@ def read_imuraw(path) -> SampleBlock:
 
     Time on the device clock (docs/ARCHITECTURE.md "Time base"). Needs a META frame in the log for the
     scales (firmware sends one at boot and every second); samples before the first META are converted
-    with it too.
+    with it too. ``info["seq_other"]``: sequence numbers of the non-sample frames (see FrameDecoder).
     """
     from imuwalk.sources.protocol import FrameDecoder, to_block
 
     p = Path(path)
-    dec = FrameDecoder()
+    dec = FrameDecoder(keep_other_seqs=True)
     decoded = dec.feed(p.read_bytes())
     meta = getattr(dec, "meta", None)
     if meta is None:
@@ -608,6 +608,8 @@ def read_imuraw(path) -> SampleBlock:
     blk.info.setdefault("format", "imuraw")
     blk.info.setdefault("path", str(p))
     blk.info.setdefault("stats", dec.stats.as_dict())
+    if dec.other_seqs:  # numbers used by META/STATUS/... frames: not lost samples (Recorder gaps)
+        blk.info["seq_other"] = list(dec.other_seqs)
     return blk
 
 

@@ -709,11 +709,16 @@ class FrameDecoder:
 
     feed() raises only TypeError for a non-bytes-like argument. Results: ``meta`` (latest DeviceMeta),
     ``metas`` (count), ``status`` (latest DeviceStatus), ``logs`` (last ``max_logs`` (seq, text)), ``pongs``,
-    ``commands`` (host→device frames seen), ``stats`` (DecoderStats).
+    ``commands`` (host→device frames seen), ``stats`` (DecoderStats). With ``keep_other_seqs=True``,
+    ``other_seqs`` collects the unwrapped sequence numbers of the device's non-sample frames (META, STATUS,
+    PONG, LOG, unknown types; at most the newest 100,000) until the caller takes them: a recorder tells a
+    lost frame from a number another frame type used (``SampleBlock.info["seq_other"]``).
     """
 
-    def __init__(self, max_logs: int = 1000):
+    def __init__(self, max_logs: int = 1000, keep_other_seqs: bool = False):
         self.max_logs = max_logs
+        self.keep_other_seqs = bool(keep_other_seqs)
+        self.other_seqs: list[int] = []
         self.meta: DeviceMeta | None = None
         self.meta_seq: int = -1
         self.metas = 0
@@ -774,6 +779,10 @@ class FrameDecoder:
         return DecodedSamples(out_seq[:ns], out_t[:ns], out_acc[:ns], out_gyr[:ns], out_flags[:ns])
 
     def _handle_other(self, oth_buf: np.ndarray, idx: np.ndarray) -> None:
+        if self.keep_other_seqs:
+            self.other_seqs.extend(int(row[3]) for row in idx.tolist() if row[0] < 0x80)  # commands: no seq
+            if len(self.other_seqs) > 100_000:  # no samples for a long time: keep the newest
+                del self.other_seqs[:-100_000]
         for ptype, start, n, seq, flags, _t in idx.tolist():
             body = oth_buf[start + HEADER_SIZE : start + n - CRC_SIZE].tobytes()
             if ptype == T_META:

@@ -308,14 +308,19 @@ class SerialSource:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SerialSource:
-        """Open the port (raises OSError with one clear line if it cannot) and start the reader thread."""
+        """Open the port (raises OSError with one clear line if it cannot) and start the reader thread.
+        Calling it again while running does nothing; after :meth:`stop` it raises RuntimeError (a stopped
+        source cannot be restarted: make a new SerialSource)."""
+        if self._stop.is_set():
+            raise RuntimeError(f"SerialSource({self.port!r}) was stopped and cannot be restarted; "
+                               "create a new SerialSource")
         if self._thread is not None:
             return self
         from imuwalk.sources.protocol import ClockMapper, FrameDecoder
 
         self.clock_ = ClockMapper()
         if self.format == "imuwalk":
-            self._dec = FrameDecoder()
+            self._dec = FrameDecoder(keep_other_seqs=True)
         else:
             from imuwalk.sources.formats import TextLineDecoder
 
@@ -384,6 +389,10 @@ class SerialSource:
             return out
 
     def __iter__(self) -> Iterator[SampleBlock]:
+        """Blocks until the source is stopped or the link ends; starts a source that was never started
+        (a stopped one raises RuntimeError, see :meth:`start`)."""
+        if self._thread is None:
+            self.start()
         while True:
             blk = self.get(timeout=0.2)
             if blk is not None:
@@ -577,9 +586,12 @@ class SerialSource:
             th = np.concatenate([h for _, h in parts])
         if self._t0_us is None:
             self._t0_us = int(dd.t_dev_us[0])
-        blk = to_block(dd, meta, self._t0_us, t_host_ns=th,
-                       info={"scales": scales, "reconnects": self._c["reconnects"], "flags": dd.flags,
-                             "port": self._current_port})
+        info = {"scales": scales, "reconnects": self._c["reconnects"], "flags": dd.flags,
+                "port": self._current_port}
+        if dec.other_seqs:
+            info["seq_other"] = list(dec.other_seqs)
+            dec.other_seqs.clear()
+        blk = to_block(dd, meta, self._t0_us, t_host_ns=th, info=info)
         self._push(blk, t_ns)
 
     def _handle_text(self, data: bytes, t_ns: int) -> None:
@@ -635,6 +647,10 @@ class SerialSource:
                 old = self._q.popleft()
                 self._c["queue_drops"] += 1
                 self._c["queue_dropped_samples"] += len(old)
+                so = old.info.get("seq_other")
+                if so and self._q:  # keep the frame numbers the dropped block accounted for
+                    nxt = self._q[0].info
+                    nxt["seq_other"] = list(so) + list(nxt.get("seq_other", []))
             self._q.append(blk)
             self._cond.notify()
 
