@@ -282,3 +282,18 @@ def test_import_and_rebuild_of_a_clean_byte_log_give_no_gaps(tmp_path):
     assert report.method, report
     with Recording(rebuilt) as rec:
         assert rec.complete and rec.attrs["n_gaps"] == 0
+
+
+def test_check_blocks_false_is_the_live_path_and_records_the_same(tmp_path):
+    """check_blocks=False (the live session: its gate already checked the blocks) records exactly what the
+    checked path records; the checked path is the default."""
+    blocks = [_blk(k * 2.0) for k in range(3)]
+    for check in (True, False):
+        with Recorder(tmp_path / f"c{check}.h5", raw_log=False, check_blocks=check) as rec:
+            assert rec.check_blocks is check
+            for b in blocks:
+                rec.write_block(b)
+    with Recording(tmp_path / "cTrue.h5") as a, Recording(tmp_path / "cFalse.h5") as b:
+        np.testing.assert_array_equal(a.t, b.t)
+        np.testing.assert_array_equal(a.acc, b.acc)
+    assert Recorder.__init__.__kwdefaults__["check_blocks"] is True

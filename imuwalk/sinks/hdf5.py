@@ -27,8 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk.core.kernel import check_time
 from imuwalk.core.rows import STRIDE_DTYPE, STRIDE_FIELDS
 from imuwalk.sources.block import SampleBlock
+
+_F64 = np.dtype(np.float64)
 
 FORMAT = "imuwalk-hdf5"
 FORMAT_VERSION = "1.0"
@@ -172,7 +175,10 @@ class Recorder:
     ``block.info["meta"]``); ``placement`` "shank"/"ankle"/"foot"; ``mount`` mount description;
     ``params`` detector parameters (dataclass or dict, stored as JSON); ``session`` extra session attributes;
     ``flush_interval_s`` s; ``swmr`` live readers in other processes; ``raw_log`` keep ``<file>.imuraw``;
-    ``overwrite`` replace an existing file; ``compression`` "gzip" or None.
+    ``overwrite`` replace an existing file; ``compression`` "gzip" or None; ``check_blocks`` check every
+    block in :meth:`write_block` (default; turn it off only for blocks already checked, like the live
+    pipeline's, whose gate drops bad samples before they reach the recorder: it saves ~0.3 % of a core at
+    1 kHz, 50 blocks/s).
     """
 
     def __init__(
@@ -189,6 +195,7 @@ class Recorder:
         raw_log: bool = True,
         overwrite: bool = False,
         compression: str | None = "gzip",
+        check_blocks: bool = True,
     ) -> None:
         import h5py
 
@@ -197,6 +204,7 @@ class Recorder:
         if compression not in (None, "gzip"):
             raise ValueError(f"compression must be 'gzip' or None, got {compression!r}")
         self.path = Path(path)
+        self.check_blocks = bool(check_blocks)
         self.flush_interval_s = float(flush_interval_s)
         self.swmr = bool(swmr)
         self.compression = compression
@@ -282,6 +290,7 @@ class Recorder:
         self._last_seq: int | None = None
         self._last_t: float | None = None
         self._t_queued: float | None = None  # last time accepted by write_block (caller thread)
+        self._t_last_queued = -np.inf  # the same as a float for the compiled check
         self._seq_other = np.zeros(0, np.int64)  # seqs of non-sample frames not yet passed by the samples
         self._last_info_json: str | None = None
         self._si_mismatch = 0
@@ -357,12 +366,40 @@ class Recorder:
         self._check()
         if not isinstance(block, SampleBlock):
             raise ValueError(f"block must be a SampleBlock, got {type(block).__name__}")
+        if not self.check_blocks:
+            if len(block):
+                self._q.put(("block", block))
+            return
         block = self._validated(block)
         if len(block):
             self._q.put(("block", block))
-            self._t_queued = float(block.t[-1])
+            self._t_queued = self._t_last_queued = float(block.t[-1])
 
     def _validated(self, block: SampleBlock) -> SampleBlock:
+        """``block`` itself when it is already well formed (the live path: a few attribute checks and one
+        compiled time check, ~2 µs), else a checked copy with numpy arrays (see :meth:`write_block`);
+        ValueError if bad."""
+        if self._well_formed(block):
+            return block
+        return self._checked_copy(block)
+
+    def _well_formed(self, block: SampleBlock) -> bool:
+        t, acc, gyr = block.t, block.acc, block.gyr
+        if type(t) is not np.ndarray or type(acc) is not np.ndarray or type(gyr) is not np.ndarray:
+            return False
+        n = t.shape[0]
+        if not (t.dtype == _F64 and t.ndim == 1 and t.flags.c_contiguous and acc.shape == (n, 3)
+                and gyr.shape == (n, 3) and acc.dtype.kind == "f" and gyr.dtype.kind == "f"):
+            return False
+        for a in (block.acc_raw, block.gyr_raw):
+            if a is not None and (type(a) is not np.ndarray or a.shape != (n, 3) or a.dtype.kind not in "iu"):
+                return False
+        for a in (block.t_dev_us, block.seq, block.t_host_ns):
+            if a is not None and (type(a) is not np.ndarray or a.shape != (n,) or a.dtype.kind not in "iu"):
+                return False
+        return n == 0 or check_time(t, self._t_last_queued) < 0  # compiled: finite, increasing, after the last
+
+    def _checked_copy(self, block: SampleBlock) -> SampleBlock:
         """A checked copy of ``block`` with numpy arrays (see :meth:`write_block`); ValueError if bad."""
 
         def arr(name: str, v: Any, integer: bool = False) -> np.ndarray:
