@@ -129,7 +129,10 @@ def match_events(ref: np.ndarray, det: np.ndarray, tol: float) -> tuple[np.ndarr
 
 
 def _as_times(x: Any, name: str) -> np.ndarray:
-    a = np.asarray(x if x is not None else [], dtype=np.float64)
+    try:
+        a = np.asarray(x if x is not None else [], dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be event times in s (numbers), got {type(x).__name__}: {e}") from None
     if a.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of event times in s, got shape {a.shape}")
     if np.isinf(a).any():

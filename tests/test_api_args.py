@@ -259,3 +259,21 @@ def test_fetch_offline_clear_error_and_no_empty_folder(tmp_path, monkeypatch):
         D.fetch(name)
     assert sorted(p.name for p in (tmp_path / "cache" / "data").iterdir()) == ["other"]
     assert json.loads(json.dumps(D.list_datasets()))  # manifest untouched
+
+
+@pytest.mark.parametrize(("kw", "field"), [({"source": ""}, "source"), ({"source": 3}, "source"),
+                                           ({"n_strides": -3}, "n_strides"), ({"n_strides": 2.5}, "n_strides"),
+                                           ({"n_strides": True}, "n_strides")])
+def test_mount_source_and_n_strides_are_checked(kw, field):
+    with pytest.raises(ValueError, match=rf"^Mount\.{field}: "):
+        Mount("-y", **kw)
+    assert Mount("-y", source="calibration", n_strides=np.int64(5)).n_strides == 5
+
+
+def test_match_events_names_non_numeric_times():
+    from imuwalk.evaluate import match_events
+
+    with pytest.raises(ValueError, match=r"^ref must be event times in s \(numbers\)"):
+        match_events(["a"], [1.0], 0.05)
+    with pytest.raises(ValueError, match=r"^det must be event times"):
+        match_events([1.0], [object()], 0.05)

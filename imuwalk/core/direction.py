@@ -73,6 +73,12 @@ class Mount:
         self.right_vec = _parse_axis(self.right)
         if self.side not in ("left", "right", "unknown"):
             raise ValueError(f"Mount.side: expected 'left', 'right' or 'unknown', got {self.side!r}")
+        if not isinstance(self.source, str) or not self.source:
+            raise ValueError(f"Mount.source: expected a non-empty string such as 'given', 'calibration' or "
+                             f"'auto', got {self.source!r}")
+        if isinstance(self.n_strides, bool) or not isinstance(self.n_strides, (int, np.integer)) \
+                or self.n_strides < 0:
+            raise ValueError(f"Mount.n_strides: expected a non-negative integer, got {self.n_strides!r}")
 
     def __eq__(self, other: object) -> bool:
         """Same axis (as the normalized ``right_vec``), side, source and stride count."""
