@@ -25,6 +25,7 @@ import numpy as np
 
 from imuwalk.core.kernel import check_time
 from imuwalk.core.rows import STRIDE_DTYPE
+from imuwalk.sources.block import increasing_mask
 
 
 @dataclass
@@ -82,7 +83,7 @@ class DetectorGate:
             self.t_last = float(t[-1])
             return block
         t = np.asarray(t, dtype=np.float64)
-        keep = _after_running_max(t, self.t_last)
+        keep = increasing_mask(t, self.t_last)
         k = int(keep.sum())
         if k == n:
             self.t_last = float(t[-1])
@@ -116,17 +117,6 @@ class DetectorGate:
         block = self.filter(block)
         rows = self.detect(block)
         return rows, block
-
-
-def _after_running_max(t: np.ndarray, t_last: float) -> np.ndarray:
-    """Mask of the samples with a finite time after ``t_last`` and after every earlier kept sample."""
-    keep = np.zeros(t.shape[0], dtype=bool)
-    m = t_last
-    for i, v in enumerate(t.tolist()):
-        if v > m and v < np.inf:  # False for NaN
-            keep[i] = True
-            m = v
-    return keep
 
 
 def select_samples(block: Any, keep: np.ndarray) -> Any:

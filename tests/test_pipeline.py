@@ -194,3 +194,14 @@ def test_run_stream_drops_rejected_samples_instead_of_raising():
     assert stats["samples_rejected"] == sum(int((~g).sum()) for g in good)
     ref = Pipeline(iter(_bad_blocks()[0]), StepDetector(placement="shank")).run()
     assert rows.size > 10 and rows.tobytes() == ref.rows.tobytes()
+
+
+def test_increasing_mask_is_the_one_rule_for_dropping_times():
+    """The rule the pipeline gate, the HDF5 reader and the dataset loaders share: keep a finite time after
+    t_last and after every earlier finite time; dropped times never raise the bar."""
+    from imuwalk.sources.block import increasing_mask
+
+    t = np.array([0.0, 1.0, 1.0, 0.5, 2.0, np.nan, 3.0, np.inf, 2.5, 4.0, -np.inf])
+    assert increasing_mask(t).tolist() == [True, True, False, False, True, False, True, False, False, True, False]
+    assert increasing_mask(t, 1.5).tolist() == [False] * 4 + [True, False, True, False, False, True, False]
+    assert increasing_mask(np.zeros(0)).shape == (0,)

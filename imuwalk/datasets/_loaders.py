@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from imuwalk.datasets._recording import GaitRecording
+from imuwalk.sources.block import increasing_mask
 
 G0 = 9.80665
 DEG = np.pi / 180.0
@@ -26,13 +27,7 @@ DEG = np.pi / 180.0
 # --------------------------------------------------------------------------- helpers
 def _keep_increasing(t: np.ndarray) -> np.ndarray:
     """Indices of samples that keep ``t`` strictly increasing (repeated / backward stamps dropped)."""
-    t = np.asarray(t, dtype=np.float64)
-    if len(t) == 0:
-        return np.zeros(0, dtype=np.int64)
-    runmax = np.maximum.accumulate(t)
-    keep = np.ones(len(t), dtype=bool)
-    keep[1:] = t[1:] > runmax[:-1]
-    return np.flatnonzero(keep)
+    return np.flatnonzero(increasing_mask(t))
 
 
 def _rec(name, dataset, t, acc, gyr, **kw) -> GaitRecording:

@@ -29,7 +29,7 @@ import numpy as np
 
 from imuwalk.core.kernel import check_time
 from imuwalk.core.rows import STRIDE_DTYPE, STRIDE_FIELDS
-from imuwalk.sources.block import SampleBlock
+from imuwalk.sources.block import SampleBlock, increasing_mask
 
 _F64 = np.dtype(np.float64)
 
@@ -1167,11 +1167,10 @@ class Recording:
                 raise RecordingError(
                     f"{self.path} is damaged: timestamp imu/t[{i + j}] is {float(t[j])!r} (sample {i + j} of "
                     f"{n}); every time must be a finite number of seconds")
-            prev = np.maximum.accumulate(np.concatenate(([tmax], t[:-1])))
-            keep = t > prev
+            keep = increasing_mask(t, tmax)
             if not keep.all() and first is None:
                 j = int(np.argmin(keep))
-                first = (i + j, float(prev[j]), float(t[j]))
+                first = (i + j, float(max(tmax, t[:j].max(initial=-np.inf))), float(t[j]))
             parts.append(keep)
             if t.size:
                 tmax = max(tmax, float(t.max()))

@@ -35,3 +35,15 @@ class SampleBlock:
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
+
+
+def increasing_mask(t: np.ndarray, t_last: float = -np.inf) -> np.ndarray:
+    """Boolean mask of the samples to keep so that ``t`` becomes strictly increasing: a finite time after
+    ``t_last`` and after every earlier finite time (repeated, backward, NaN and inf times are dropped;
+    a dropped time never raises the bar). t: (N,) s."""
+    t = np.asarray(t, dtype=np.float64)
+    fin = np.isfinite(t)
+    if t.shape[0] == 0:
+        return fin
+    bar = np.maximum.accumulate(np.concatenate(([t_last], np.where(fin, t, -np.inf)[:-1])))
+    return fin & (t > bar)
