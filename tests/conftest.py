@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from imuwalk._paths import data_root
@@ -46,3 +48,15 @@ def _warm_numba_cache():
     frames = protocol.encode_samples(0, np.arange(3) * 1000, np.zeros((3, 3), np.int16), np.zeros((3, 3), np.int16))
     protocol.FrameDecoder().feed(frames + protocol.encode_sample(3, 4000, (0, 0, 2048), (1, -1, 0)))
     yield
+
+
+def collect_blocks(src, n: int, timeout: float = 20.0, poll: float = 0.5) -> list:
+    """SampleBlocks from a started source (``get(timeout)``) until ``n`` samples arrived or ``timeout`` s passed."""
+    out, got = [], 0
+    end = time.monotonic() + timeout
+    while got < n and time.monotonic() < end:
+        b = src.get(timeout=poll)
+        if b is not None:
+            out.append(b)
+            got += len(b)
+    return out

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import collect_blocks
 
 serial = pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
@@ -53,15 +54,8 @@ def _pty():
     return m, s, os.ttyname(s)
 
 
-def _collect(src, n, timeout=5.0):
-    out, got = [], 0
-    end = time.monotonic() + timeout
-    while got < n and time.monotonic() < end:
-        b = src.get(timeout=0.2)
-        if b is not None:
-            out.append(b)
-            got += len(b)
-    return out
+def _collect(src, n):
+    return collect_blocks(src, n, timeout=5.0, poll=0.2)
 
 
 def test_repeated_stamps_are_spread_like_the_file_reader(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import collect_blocks
 
 serial = pytest.importorskip("serial")
 
@@ -38,24 +39,13 @@ def _ramp(n=2000, rate=500.0):
     return t, acc, gyr
 
 
-def _collect(src, n, timeout=20.0):
-    out, got = [], 0
-    end = time.monotonic() + timeout
-    while got < n and time.monotonic() < end:
-        b = src.get(timeout=0.5)
-        if b is not None:
-            out.append(b)
-            got += len(b)
-    return out
-
-
 def test_url_source_decodes_everything_in_order():
     t, acc, gyr = _ramp()
     emu = DeviceEmulator(t, acc, gyr, speed=50.0, offset_us=777)
     raw = []
     url = emu.run_url()
     with SerialSource(url, on_raw=lambda d, ns: raw.append(d)) as src:
-        blocks = _collect(src, 2000)
+        blocks = collect_blocks(src, 2000)
         st = src.stats
     emu.stop()
     bt = np.concatenate([b.t for b in blocks])
@@ -87,7 +77,7 @@ def test_samples_before_meta_wait_then_convert_and_bound():
             assert src.get(timeout=0.2) is None  # no META yet: nothing can be converted
             meta = DeviceMeta(odr_hz=500.0, acc_scale_g_per_lsb=1 / 2048, gyr_scale_dps_per_lsb=1 / 16.4)
             os.write(m, encode_meta(n + 1, meta))
-            blocks = _collect(src, 200, timeout=3)
+            blocks = collect_blocks(src, 200, timeout=3)
             st = src.stats
         got = np.concatenate([b.acc for b in blocks])
         assert st["pre_meta_dropped"] == 100  # the bounded buffer kept the newest 200 samples
@@ -112,7 +102,7 @@ def test_default_meta_converts_at_once_and_flags_it():
     em._CHANNELS["nometa"] = ch
     try:
         with SerialSource("imuemu://nometa", default_meta=emu.meta) as src:
-            blocks = _collect(src, 500, timeout=5)
+            blocks = collect_blocks(src, 500, timeout=5)
         assert sum(len(b) for b in blocks) == 500
         assert all(b.info["scales"] == "default" for b in blocks)
         np.testing.assert_allclose(np.concatenate([b.acc for b in blocks]), acc, atol=G0 / 2048)
@@ -182,7 +172,7 @@ def test_text_line_device():
         with SerialSource(name, format="text", text_options={"preset": "mpu6050", "time_unit": "ms"}) as src:
             time.sleep(0.2)
             os.write(m, b"garbage line\r\n" + lines)
-            blocks = _collect(src, 100, timeout=3)
+            blocks = collect_blocks(src, 100, timeout=3)
             st = src.stats
         tt = np.concatenate([b.t for b in blocks])
         np.testing.assert_allclose(tt, np.arange(100) * 0.01)
@@ -281,7 +271,7 @@ def test_decoder_sees_what_the_reader_sees():
     raw = bytearray()
     url = emu.run_url()
     with SerialSource(url, on_raw=lambda d, ns: raw.extend(d)) as src:
-        blocks = _collect(src, 1500 - 40, timeout=10)
+        blocks = collect_blocks(src, 1500 - 40, timeout=10)
         emu.wait(5)
         time.sleep(0.2)
         blocks += src.get_all()
