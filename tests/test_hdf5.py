@@ -260,7 +260,9 @@ def test_sigkill_at_random_moments_loses_at_most_one_flush_interval(tmp_path):
     res = stress.run_trials(3, flush=0.25, rate=1000.0, block=20, seed=7, tmp=tmp_path)
     assert res["readable_after_repair"] == 3
     for r in res["results"]:
-        assert r["loss_s"] <= 0.25 + stress.SLACK_S
+        # wall-clock bound: what is lost was enqueued at most one flush interval (+ slack) before the kill
+        # (sample-time loss can be larger when a loaded machine made the writer fall behind and catch up)
+        assert r["loss_wall_s"] <= 0.25 + stress.SLACK_S, r
         assert r["repair"] in ("none", "trim", "h5clear", "copy")
 
 
