@@ -489,7 +489,13 @@ def _clean(x: Any) -> Any:
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
         return None
-    return x
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
+    if x is None or isinstance(x, str | int | float | bool):
+        return x
+    if callable(getattr(x, "to_dict", None)):  # DetectorParams, Mount, ...
+        return {"type": type(x).__name__, **_clean(x.to_dict())}
+    return repr(x)  # anything else a user passed in detector_kwargs: recorded, never a JSON error
 
 
 # ------------------------------------------------------------------------------------------- the runner

@@ -238,6 +238,21 @@ def test_evaluate_report_formats():
     assert "| **overall** |" in md and "F1@50" in md and recs[0].name in md
 
 
+def test_report_json_records_detector_objects():
+    """detector_kwargs may hold objects (DetectorParams, arrays): the JSON report records them, never fails."""
+    from imuwalk.core.detector import DetectorParams
+
+    recs = _hand_recordings()
+    params = DetectorParams.for_placement("foot", min_stride_s=0.5)
+    rep = evaluate(recs, detector=replay_detector,
+                   detector_kwargs={"params": params, "axis_map": np.eye(3), "note": object()})
+    doc = json.loads(rep.to_json())
+    kw = doc["settings"]["detector_kwargs"]
+    assert kw["params"]["type"] == "DetectorParams" and kw["params"]["min_stride_s"] == 0.5
+    assert kw["axis_map"] == np.eye(3).tolist()
+    assert kw["note"].startswith("<object object")
+
+
 def test_evaluate_rejects_bad_arguments():
     recs = _hand_recordings()
     with pytest.raises(ValueError, match="placement"):
