@@ -308,6 +308,9 @@ def test_usage_errors_exit_2(tmp_path):
     _one_line(_cli("stream", "--port", "x", "--calibrate-strides", "4", config=tmp_path), 2,
               "--calibrate-strides")
     _one_line(_cli("stream", "--port", "x", "--record", str(tmp_path / "a.txt"), config=tmp_path), 2, "--record")
+    _one_line(_cli("stream", "--port", "x", "--line-rate", "25", config=tmp_path), 2, "--line-rate")
+    _one_line(_cli("stream", "--port", "x", "--format", "text", "--line-rate", "0", config=tmp_path), 2,
+              "--line-rate")
 
 
 def test_permission_denied_names_the_fix(tmp_path):

@@ -142,7 +142,8 @@ def test_stream_cli_runs_a_coarse_clock_device_to_the_end(tmp_path):
     m, s, name = _pty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "IMUWALK_CONFIG": str(tmp_path / "cfg")}
     p = subprocess.Popen([sys.executable, "-m", "imuwalk", "stream", "--port", name, "--format", "text",
-                          "--preset", "mpu6050", "--duration", "2.5", "--record", str(rec), "--json"],
+                          "--preset", "mpu6050", "--line-rate", "25", "--duration", "2.5", "--record", str(rec),
+                          "--json"],
                          env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         head = []
@@ -173,6 +174,11 @@ def test_stream_cli_runs_a_coarse_clock_device_to_the_end(tmp_path):
     n_true = int(np.sum((walk.ic > 2.0) & (walk.ic < walk.t[-1] - 1.0)))  # ground-truth strides
     assert n_true - 2 <= doc["summary"]["strides"] <= n_true + 2
     assert doc["recording"]["samples"] == len(lines)
+    from imuwalk.sinks.hdf5 import Recording
+
+    with Recording(rec) as r:  # --line-rate 25: the first (partial) stamp period is spread at 25 Hz too
+        first = np.diff(r.t[:15])
+    assert np.allclose(first, 1 / 25)
     det = subprocess.run([sys.executable, "-m", "imuwalk", "detect", str(rec), "--json"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert det.returncode == 0, det.stderr

@@ -68,6 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=("mpu6050",), default=None, help="text format: raw-count scale preset")
     p.add_argument("--rate", type=float, default=None, metavar="HZ",
                    help="text format: sample rate when the lines carry no timestamp")
+    p.add_argument("--line-rate", type=float, default=None, metavar="HZ",
+                   help="text format with a coarse timestamp column (e.g. a 1-s clock): the expected line rate, "
+                        "used to spread repeated stamps until the rate has been measured (default 100)")
     p.add_argument("--no-reconnect", action="store_true", help="end the session when the port goes away")
 
 
@@ -119,8 +122,12 @@ def run(args: argparse.Namespace) -> int:
             if not args.rate > 0:
                 raise UsageError(f"--rate: expected > 0 Hz, got {args.rate:g}")
             text_opts["rate_hz"] = args.rate
-    elif args.preset or args.rate:
-        raise UsageError("--preset/--rate: only used with --format text")
+        if args.line_rate is not None:
+            if not (args.line_rate > 0 and math.isfinite(args.line_rate)):
+                raise UsageError(f"--line-rate: expected > 0 Hz, got {args.line_rate:g}")
+            text_opts["nominal_rate_hz"] = args.line_rate
+    elif args.preset or args.rate or args.line_rate is not None:
+        raise UsageError("--preset/--rate/--line-rate: only used with --format text")
     if args.record is not None and not args.record.lower().endswith((".h5", ".hdf5")):
         raise UsageError(f"--record: use a .h5 file name, got {args.record!r}")
     plan = _plan(args)
