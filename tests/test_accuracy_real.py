@@ -91,8 +91,9 @@ def test_marpino_leg_set(placement):
     Issue 2 asks for F1 0.95; these two 5-m walks hold 17 reference contacts per placement, and three
     detections cannot match by construction of the pressure rule: the last step of each walk, where
     the foot lands with the weight split between both feet, has its heel crossing 25 % of its range
-    400 ms after the landing (20180621_6, right) or never (20180713_1, right), and the first step
-    from standing loads the heel 110–160 ms after the landing. Guard what the detector reaches."""
+    400 ms after the landing (20180621_6, right) or never (20180713_1, right); on the slow first step
+    from standing of 20180621_6 (right) the leg rotates down before the foot lands and the IC comes
+    40 ms (shank) / 90 ms (foot) before the landing impact. Guard what the detector reaches."""
     _assert_targets(f"marpino {placement}", [r for r in _load("marpino") if r.placement == placement], f1_min=0.85)
 
 
