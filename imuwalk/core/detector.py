@@ -60,6 +60,10 @@ class DetectorParams:
     #: a lobe opposite to the last swing that reaches this share of its metric is a swing in the other
     #: direction (forward <-> backward without a pause; 0: off)
     reverse_frac: float = 0.7
+    #: a big lobe of the same sign as the last swing, with no big lobe between them (the stance rotation
+    #: stayed below the swing thresholds: slow walking with short steps), is the next swing when its metric
+    #: reaches this share of that swing's (0: off; then it must pass as the first swing of a new bout)
+    continue_frac: float = 0.5
     #: width metric (foot): a lobe lasting longer than this is scaled by long_lobe_s / duration (0: off)
     long_lobe_s: float = 0.0
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
@@ -144,6 +148,7 @@ class DetectorParams:
         P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac
         P[K.P_REVERSE_FRAC] = self.reverse_frac
+        P[K.P_CONTINUE_FRAC] = self.continue_frac
         P[K.P_LONG_LOBE_S] = self.long_lobe_s
         P[K.P_IC_MIN_LAG_S] = self.ic_min_lag_s
         P[K.P_WEAK_DIP] = self.weak_dip_rads

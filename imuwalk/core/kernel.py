@@ -63,7 +63,8 @@ P_LONG_LOBE_S = 26  # width metric: a lobe lasting longer is scaled down by this
 P_IC_MIN_LAG_S = 27  # the IC is at least this long after the swing lobe ends
 P_WEAK_DIP = 28  # a landing dip peaking below this (rad/s) is weak (0: off) ...
 P_IC_MIN_LAG_WEAK_S = 29  # ... and then the IC is at least this long after the swing lobe ends
-N_PARAMS = 30
+P_CONTINUE_FRAC = 30  # a big lobe of the last swing's sign, no big lobe between: a swing at this share of its metric
+N_PARAMS = 31
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -295,6 +296,15 @@ def _end_lobe(S, P, w_now, t_now):
         else:
             # shank, first stride of a bout: a clearly big lobe is the swing
             is_swing = pk >= 2.0 * P[P_MIN_PEAK] and area >= 1.5 * P[P_MIN_AREA]
+            tentative = True
+            ratio = 1.5
+        if not is_swing and P[P_CONTINUE_FRAC] > 0.0 and S[S_B_VALID] > 0.0 and S[S_B_SG] == sg \
+                and S[S_B_SWING] > 0.0 and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
+            # the last big lobe was a swing of this sign and no big lobe came between: the stance rotation
+            # stayed small (slow, short steps); a lobe about as swing-like as that swing is the next swing
+            # (tentative: a better swing right after it still replaces it)
+            prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH], S[S_B_T1] - S[S_B_T0], P[P_LONG_LOBE_S])
+            is_swing = metric >= P[P_CONTINUE_FRAC] * prev_metric
             tentative = True
             ratio = 1.5
         if dur < P[P_MIN_SWING_S] or dur > P[P_MAX_SWING_S]:

@@ -415,6 +415,14 @@ class ReferenceStrideDetector:
                             and lobe.area >= 1.5 * p.min_swing_angle_rad)
                 tentative = True
                 ratio = 1.5
+            if (not is_swing and p.continue_frac > 0.0 and big is not None and big.sign == sg and big.is_swing
+                    and lobe.t0 - big.t1 <= p.pair_max_gap_s):
+                # the last big lobe was a swing of this sign and no big lobe came between (small stance
+                # rotation: slow, short steps): a lobe about as swing-like as that swing is the next swing
+                # (tentative: a better swing right after it still replaces it)
+                is_swing = metric >= p.continue_frac * lobe_metric(big.peak, big.width, big.t1 - big.t0)
+                tentative = True
+                ratio = 1.5
             if dur < p.min_swing_s or dur > p.max_swing_s:
                 is_swing = False
             if is_swing and self.last_ic is not None and lobe.t1 - self.last_ic < p.min_stride_s:
