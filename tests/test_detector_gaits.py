@@ -47,3 +47,25 @@ def test_without_continuation_slow_backward_shank_strides_are_lost():
     on, _, _ = _score("shank", "backward", 0.3, 90, seeds=[0])
     off, _, _ = _score("shank", "backward", 0.3, 90, seeds=[0], continue_frac=0.0)
     assert on >= 0.9 and off <= 0.5, (on, off)
+
+
+@pytest.mark.parametrize("placement", ["shank", "foot"])
+def test_first_stride_after_a_pause_and_a_change_of_direction(placement):
+    """Backward, a pause of 1 s, forward (a treadmill workout's switch): the first lobe after the pause may
+    be the lift-off before the real swing, with the old swing's sign; it is only tentative
+    (``pause_tentative_s``), so the first forward stride is found at its time and called forward."""
+    first_ok = 0
+    for seed in range(6):
+        w = generate_walk(rate_hz=100.0, placement=placement, seed=seed,
+                          segments=[(1.0, "still"), (6.0, "backward"), (1.0, "still"), (6.0, "forward"),
+                                    (1.0, "still")])
+        ev = imuwalk.detect_steps(w.t, w.acc, w.gyr, placement=placement,
+                                  mount=imuwalk.Mount(right="+y", side=w.side)).events
+        truth = np.asarray(w.stride_direction)
+        ri, di = match_events(w.ic, ev["t_ic"], 0.1)
+        assert len(ri) >= len(w.ic) - 1 and len(ev) <= len(w.ic) + 1
+        assert np.mean(ev["direction"][di] == truth[ri]) >= 0.95
+        k = int(np.flatnonzero(np.diff(truth) != 0)[0] + 1)  # the first forward stride
+        hit = np.flatnonzero(ri == k)
+        first_ok += int(hit.size == 1 and ev["direction"][di[hit[0]]] == 1)
+    assert first_ok >= 6, first_ok

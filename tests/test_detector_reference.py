@@ -143,11 +143,13 @@ def test_kernel_matches_reference_on_generated_gait(placement, rate_hz, seed):
 @pytest.mark.parametrize("placement", ["shank", "foot"])
 def test_kernel_matches_reference_on_slow_short_steps(placement):
     """Slow backward walking with short steps: the shank's stance rotation stays below the swing thresholds,
-    so consecutive swings are continued by ``continue_frac``; both implementations agree, on and off."""
+    so consecutive swings are continued by ``continue_frac``; then a pause and forward walking (the first
+    swing after the pause is tentative, ``pause_tentative_s``). Both implementations agree, rules on and off."""
     w = generate_walk(segments=[(1.0, "still"), (12.0, "backward", 0.3, 90), (1.5, "still"),
                                 (8.0, "forward", 0.5, 100)], rate_hz=100.0, placement=placement, seed=4)
     on = _compare(w.t, w.acc, w.gyr, placement, min_rows=10)
     off = _compare(w.t, w.acc, w.gyr, placement, continue_frac=0.0, min_rows=3)
+    _compare(w.t, w.acc, w.gyr, placement, pause_tentative_s=0.0, min_rows=10)  # the pause rule off
     if placement == "shank":
         assert len(on) >= len(off) + 2  # the rule fires here, so the comparison covers it
 

@@ -64,6 +64,9 @@ class DetectorParams:
     #: stayed below the swing thresholds: slow walking with short steps), is the next swing when its metric
     #: reaches this share of that swing's (0: off; then it must pass as the first swing of a new bout)
     continue_frac: float = 0.5
+    #: a swing whose reference lobe ended longer ago than this (the leg paused in between) is tentative:
+    #: after a pause the first lobe may be the lift-off before the real swing (0: off)
+    pause_tentative_s: float = 0.5
     #: width metric (foot): a lobe lasting longer than this is scaled by long_lobe_s / duration (0: off)
     long_lobe_s: float = 0.0
     ic_search_s: float = 0.12  # the landing dip is searched this long after the swing lobe
@@ -103,11 +106,13 @@ class DetectorParams:
             # lobe of stance + push-off, broader by area/peak than the swing but twice as long
             # (never earlier than 10 ms after the swing lobe ends: an early, low dip peak is the foot
             # slowing down before it lands, not the plantarflexion after it)
+            # pause_tentative_s 0.8: in slow walking the foot rests flat for more than 0.5 s every stance
             # a weak dip (< 4 rad/s) is a flat landing with no heel-first slap: the reference ICs spread
             # 0-90 ms after the swing end there, so the IC goes no earlier than the middle, 45 ms
             base = {"metric": "width", "ic_mode": "dip_peak", "ic_weight": 1.0, "ic_offset_s": -0.03,
                     "ic_min_lag_s": 0.01, "tentative_wait_s": 0.7, "long_lobe_s": 0.4,
-                    "min_swing_angle_rad": 0.3, "weak_dip_rads": 4.0, "ic_min_lag_weak_s": 0.045}
+                    "min_swing_angle_rad": 0.3, "weak_dip_rads": 4.0, "ic_min_lag_weak_s": 0.045,
+                    "pause_tentative_s": 0.8}
         else:
             # FC: toe-off lies between the pre-swing minimum (Aminian's TO) and the swing start; on the
             # leg set's foot-pressure contacts 0.3 of the way is 24 ms late, 0.2 13 ms (median)
@@ -149,6 +154,7 @@ class DetectorParams:
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac
         P[K.P_REVERSE_FRAC] = self.reverse_frac
         P[K.P_CONTINUE_FRAC] = self.continue_frac
+        P[K.P_PAUSE_TENT_S] = self.pause_tentative_s
         P[K.P_LONG_LOBE_S] = self.long_lobe_s
         P[K.P_IC_MIN_LAG_S] = self.ic_min_lag_s
         P[K.P_WEAK_DIP] = self.weak_dip_rads

@@ -64,7 +64,8 @@ P_IC_MIN_LAG_S = 27  # the IC is at least this long after the swing lobe ends
 P_WEAK_DIP = 28  # a landing dip peaking below this (rad/s) is weak (0: off) ...
 P_IC_MIN_LAG_WEAK_S = 29  # ... and then the IC is at least this long after the swing lobe ends
 P_CONTINUE_FRAC = 30  # a big lobe of the last swing's sign, no big lobe between: a swing at this share of its metric
-N_PARAMS = 31
+P_PAUSE_TENT_S = 31  # a swing whose reference lobe ended longer ago than this (a pause) is tentative (0: off)
+N_PARAMS = 32
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -286,6 +287,10 @@ def _end_lobe(S, P, w_now, t_now):
                 # B was a swing, and this opposite lobe is nearly as swing-like: the walker turned
                 # round (forward <-> backward); tentative, so a better swing right after replaces it
                 is_swing = True
+                tentative = True
+            if P[P_PAUSE_TENT_S] > 0.0 and t0 - S[S_B_T1] > P[P_PAUSE_TENT_S]:
+                # the leg paused since the lobe it is compared with: the first lobe after a pause may be
+                # the lift-off before the real swing (a new bout, perhaps the other way round)
                 tentative = True
         elif P[P_METRIC] > 0.5 and P[P_METRIC] < 1.5:
             # foot, first stride of a bout (nothing to compare with): the swing lobe is broad,

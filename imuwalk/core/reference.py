@@ -404,6 +404,10 @@ class ReferenceStrideDetector:
                     # B was a swing and this opposite lobe is nearly as swing-like: the walker turned round
                     is_swing = True
                     tentative = True
+                if p.pause_tentative_s > 0.0 and lobe.t0 - big.t1 > p.pause_tentative_s:
+                    # a pause since the lobe it is compared with: the first lobe after it may be the
+                    # lift-off before the real swing (a new bout, perhaps the other way round)
+                    tentative = True
             elif use_width:
                 # foot, first stride of a bout (nothing to compare with): the swing lobe is broad
                 is_swing = width >= p.first_min_width_s
