@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +17,8 @@ import pytest
 from imuwalk.sources import protocol as P
 
 PROTO_DIR = Path(__file__).resolve().parent.parent / "firmware_bridge" / "protocol"
+HOST_SIM = PROTO_DIR.parent / "arduino" / "host_sim"
+VECTORS = json.loads((PROTO_DIR.parent / "vectors" / "golden_frames.json").read_text())
 N = 2000
 
 
@@ -37,7 +43,8 @@ def expected_stream() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def c_stream(tmp_path_factory) -> bytes:
+def c_build(tmp_path_factory) -> Path:
+    """The host build of the protocol test programs (warnings as errors, ASan/UBSan), after its test ran."""
     if shutil.which("cc") is None or shutil.which("make") is None:
         pytest.skip("no C compiler (cc) or make on PATH")
     build = tmp_path_factory.mktemp("c_build")
@@ -46,7 +53,89 @@ def c_stream(tmp_path_factory) -> bytes:
     print(res.stdout[-2000:], res.stderr[-2000:])
     assert res.returncode == 0, f"C protocol test failed:\n{res.stdout}\n{res.stderr}"
     assert "0 failures" in res.stdout
-    return (build / "c_stream.bin").read_bytes()
+    # the C test checked every golden vector (the frames of the receiver streams are packed and parsed too)
+    n_frames = len(VECTORS["frames"]) + sum(len(st["frames"]) for st in VECTORS["streams"])
+    assert (f"{n_frames} frame vectors, {len(VECTORS['cobs'])} cobs vectors, "
+            f"{len(VECTORS['invalid'])} invalid vectors") in res.stdout
+    return build
+
+
+@pytest.fixture(scope="module")
+def c_stream(c_build) -> bytes:
+    return (c_build / "c_stream.bin").read_bytes()
+
+
+def test_host_build_keeps_warnings_and_sanitizers():
+    """A CFLAGS from the environment (CI, distro build) must add to the flags, not silently replace the
+    warnings and ASan/UBSan of the host test."""
+    if shutil.which("make") is None:
+        pytest.skip("no make on PATH")
+    env = dict(os.environ, CFLAGS="-O2")
+    res = subprocess.run(["make", "-n", "-B", "-C", str(PROTO_DIR), "all", "BUILD=/nonexistent"], env=env,
+                         capture_output=True, text=True, timeout=60, check=True)
+    cc_lines = [ln for ln in res.stdout.splitlines() if "imuwalk_proto.c" in ln and " -o " in ln]
+    assert len(cc_lines) == 2, res.stdout
+    for ln in cc_lines:
+        for flag in ("-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined", "-O2"):
+            assert flag in ln.split(), (flag, ln)
+
+
+def _random_rx_streams(seed: int, n: int) -> list[bytes]:
+    rng = random.Random(seed)
+    streams = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            k = rng.random()
+            if k < 0.25:  # garbage, zero-heavy or not
+                zero_p = rng.choice([0.0, 0.02, 0.3])
+                parts.append(bytes(0 if rng.random() < zero_p else rng.randint(1, 255)
+                                   for _ in range(rng.randint(0, 400))))
+            elif k < 0.4:  # frames around the 255-byte limit
+                parts.append(bytes(rng.randint(1, 255) for _ in range(rng.choice([254, 255, 256, 257, 600])))
+                             + b"\x00")
+            elif k < 0.75:  # commands, some with a bit flipped or truncated
+                w = bytearray(rng.choice([P.encode_command("ping", rng.randint(0, 2**32 - 1), rng.randint(0, 65535)),
+                                          P.encode_command("set_odr", rng.randint(1, 2000)),
+                                          P.encode_command("start"), P.encode_command("stop"),
+                                          P.encode_packet(P.CMD_PING, 1, bytes(rng.randint(0, 3)))]))
+                if rng.random() < 0.3:
+                    w[rng.randrange(len(w) - 1)] ^= 1 << rng.randrange(8)
+                if rng.random() < 0.1:
+                    w = w[:rng.randrange(len(w))]
+                parts.append(bytes(w))
+            elif k < 0.9:  # device frames, any type and body length
+                parts.append(P.encode_packet(rng.randint(0, 0x7F), rng.randint(0, 65535),
+                                             bytes(rng.randint(0, 255) for _ in range(rng.randint(0, 248)))))
+            else:
+                parts.append(b"\x00" * rng.randint(0, 3))
+        streams.append(b"".join(parts))
+    return streams
+
+
+def test_c_command_parser_agrees_with_python_decoder(c_build):
+    """The device's parser (iw_rx_feed) and the host's FrameDecoder are the two receivers of PROTOCOL.md
+    section 6: on the same random streams they must reject the same frames for the same reasons and accept
+    the same commands."""
+    streams = _random_rx_streams(7, 250)
+    stdin = b"".join(struct.pack("<I", len(s)) + s for s in streams)
+    res = subprocess.run([str(c_build / "rx_count")], input=stdin, capture_output=True, timeout=60)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    rows = [list(map(int, ln.split())) for ln in res.stdout.decode().splitlines()]
+    assert len(rows) == len(streams)
+    for data, (n_cmd, crc, cobs, short, over, unknown, last_type, last_arg) in zip(streams, rows, strict=True):
+        dec = P.FrameDecoder()
+        for i in range(0, len(data), 61):
+            dec.feed(data[i:i + 61])
+        st = dec.stats
+        assert (crc, cobs, over) == (st.crc_errors, st.cobs_errors, st.oversize_dropped), data.hex()
+        cmds = list(dec.commands)
+        assert n_cmd == len(cmds), data.hex()
+        # short: the C parser counts short commands; device frames with a short body are "not a command"
+        assert short + unknown == st.short_frames + st.frames_ok + st.duplicates - len(cmds), data.hex()
+        if cmds:
+            want_arg = round(cmds[-1].arg * 1000) if cmds[-1].code == P.CMD_SET_ODR else (cmds[-1].arg or 0)
+            assert (last_type, last_arg) == (cmds[-1].code, want_arg)
 
 
 def test_c_stream_byte_identical_to_python_encoder(c_stream):
@@ -94,3 +183,143 @@ def test_mpu6050_dlpf_keeps_the_gyro_band_below_the_output_rate(tmp_path):
             assert gyro_bw[cfg - 1] > rate, f"{rate:.1f} Hz output: DLPF {gyro_bw[cfg]} Hz is narrower than needed"
     got = dict(rows)
     assert (got[5], got[10], got[20], got[40]) == (1, 2, 3, 4)  # 200, 100, 50, 25 Hz
+
+
+# --------------------------------------------------------------------------------------------------
+# the Arduino sketch itself, compiled natively against a simulated core (firmware_bridge/arduino/host_sim):
+# simulated micros(), Serial and register-level MPU-6050 / LSM6DSO models on a fake I2C bus
+
+SIM_MODELS = ("synthetic", "mpu6050", "lsm6dso")
+
+
+@pytest.fixture(scope="module")
+def sketch_sims(tmp_path_factory) -> dict[str, Path]:
+    for tool in ("cc", "c++", "make"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"no {tool} on PATH")
+    build = tmp_path_factory.mktemp("sketch_sim")
+    res = subprocess.run(["make", "-j3", "-C", str(HOST_SIM), f"BUILD={build}"], capture_output=True, text=True,
+                         timeout=180)
+    assert res.returncode == 0, f"host build of the sketch failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return {m: build / f"sim_{m}" for m in SIM_MODELS}
+
+
+def run_sketch(sim: Path, *events: str, timeout: float = 30.0):
+    """Run the sketch with the harness events; returns (samples, decoder, register dump lines)."""
+    out = sim.parent / f"{sim.name}.bin"
+    res = subprocess.run([str(sim), str(out), *events], capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, res.stderr[-3000:]
+    wire = out.read_bytes()
+    dec = P.FrameDecoder(keep_other_seqs=True)
+    samples = P.DecodedSamples.concat(dec.feed(wire[i:i + 4096]) for i in range(0, len(wire), 4096))
+    assert dec.stats.errors == 0 and dec.stats.unknown_type == 0
+    return samples, dec, res.stdout.splitlines()
+
+
+def rx(cmd, arg=None, seq=0) -> str:
+    return "rx:" + P.encode_command(cmd, arg, seq).hex()
+
+
+def regs(lines: list[str]) -> dict[tuple[int, int], int]:
+    return {(int(a, 16), int(r, 16)): int(v, 16) for _, a, r, v in (ln.split() for ln in lines if ln.startswith("reg"))}
+
+
+def test_sketch_boot_flag_not_repeated_when_the_uptime_wraps(sketch_sims):
+    """BOOT marks the first second after reset. The sketch compared micros() - boot with 1 s, which is true
+    again 2**32 us (71.6 min) after boot: for a second every 71.6 min all frames carried BOOT, and the host
+    counted a device reset (unwrapped seq and time jumped). Also crosses the micros() wrap at 1.5 s."""
+    # stopped for most of the 71.6 min (META/STATUS go on), restarted every ~24 min so that no gap between
+    # samples reaches 2**31 us (a longer one is indistinguishable from a backward clock jump)
+    pause = 1_430_000_000
+    last = 2**32 - 500_000 - 3_000_000 - 2 * (pause + 500_000)
+    samples, dec, _ = run_sketch(sketch_sims["synthetic"], f"t0:{2**32 - 1_500_000}", "setup", "run:3000000:50",
+                                 rx("stop"), f"run:{pause}:1000", rx("start"), "run:500000:50",
+                                 rx("stop"), f"run:{pause}:1000", rx("start"), "run:500000:50",
+                                 rx("stop"), f"run:{last}:1000", rx("start"), "run:3000000:50", timeout=60)
+    st = dec.stats
+    assert st.resets == 0 and st.seq_gaps == 0 and st.time_jumps == 0, st
+    boot = (samples.flags & P.FLAG_BOOT) != 0
+    t_rel = (samples.t_dev_us - samples.t_dev_us[0]) / 1e6
+    assert boot[0] and boot[t_rel < 0.99].all() and not boot[t_rel > 1.01].any()
+    assert t_rel[-1] > 2**32 / 1e6 + 2  # the samples span the former BOOT window at 2**32 us after boot
+    assert dec.metas > 4290  # META every second while stopped; none of them with BOOT after the first second
+    dt = np.diff(samples.t_dev_us.astype(np.int64))
+    assert set(dt[t_rel[1:] < 2.9].tolist()) == {5000}  # across the micros() wrap
+
+
+def test_sketch_commands_ping_set_odr_stop_start(sketch_sims):
+    samples, dec, _ = run_sketch(
+        sketch_sims["synthetic"], "setup", "run:1500000", rx("ping", 0xDEADBEEF, 1), "run:100000",
+        rx("set_odr", 100.0, 2), "run:1000000", rx("stop", seq=3), "run:1500000", rx("start", seq=4),
+        "run:500000", "rx:0102030400" + "ff" * 300 + "00", "run:1100000")
+    assert [(p.token, p.t_us_rx) for p in dec.pongs] == [(0xDEADBEEF, 1_500_000)]
+    assert dec.meta.odr_hz == 100.0
+    t = samples.t_dev_us.astype(np.int64)
+    assert set(np.diff(t[t > 1_700_000]).tolist()) == {10_000, 1_510_000}  # 100 Hz, one STOP pause
+    assert not ((t > 2_610_000) & (t < 4_100_000)).any()  # stopped: no samples ...
+    other = np.array(dec.other_seqs)
+    assert len(other) >= 6  # ... but META / STATUS / PONG went on
+    assert dec.status.crc_rx_errors == 2  # the COBS-invalid frame and the oversize one
+    assert dec.stats.seq_gaps == 0
+
+
+@pytest.mark.parametrize("odr_hz, want_hz", [(4294967.0, 1000.0), (0.001, 1.0), (300.0, 300.03)])
+def test_sketch_synthetic_set_odr_clamped_never_hangs(sketch_sims, odr_hz, want_hz):
+    """SET_ODR 4294967 Hz gave a period of 0 us and the synthetic IMU's catch-up loop never ended: one host
+    command hung the device. Rates are clamped to 1 Hz .. 1 kHz and META reports the rate really used."""
+    samples, dec, _ = run_sketch(sketch_sims["synthetic"], "setup", "run:500000", rx("set_odr", odr_hz),
+                                 "run:1000000", timeout=20)
+    assert dec.meta.odr_hz == pytest.approx(want_hz, abs=0.001)
+    assert len(samples) >= 99
+
+
+@pytest.mark.parametrize("odr_hz, code, want_hz", [(110.0, 4, 104.0), (150.0, 4, 104.0), (160.0, 5, 208.0),
+                                                   (200.0, 5, 208.0), (5000.0, 8, 1666.0), (1.0, 1, 12.5),
+                                                   (19.0, 1, 12.5), (20.0, 2, 26.0)])
+def test_sketch_lsm6dso_set_odr_picks_the_nearest_rate(sketch_sims, odr_hz, code, want_hz):
+    """PROTOCOL.md: SET_ODR -> the device picks the *nearest* supported rate (the LSM6DSO build took the next
+    higher one: 110 Hz -> 208 Hz) and sends META."""
+    samples, dec, lines = run_sketch(sketch_sims["lsm6dso"], "setup", "run:300000", rx("set_odr", odr_hz),
+                                     "run:2000000", "regs")
+    r = regs(lines)
+    assert r[(0x6A, 0x10)] >> 4 == code and r[(0x6A, 0x11)] >> 4 == code  # CTRL1_XL, CTRL2_G
+    assert dec.meta.odr_hz == want_hz and dec.meta.imu_name == "lsm6dso"
+    t = samples.t_dev_us.astype(np.int64)
+    assert np.median(np.diff(t[t > 400_000])) == pytest.approx(1e6 / want_hz, abs=2)
+
+
+def test_sketch_lsm6dso_streams_after_a_warm_mcu_reset(sketch_sims):
+    """An MCU reset while the LSM6DSO keeps running (the Uno resets whenever a host opens the port) leaves a
+    sample pending: the default *latched* data-ready line is already high, the rising-edge interrupt never
+    fires again and the device streamed no samples at all. Pulsed data-ready (+ one clearing read) fixes it."""
+    samples, dec, _ = run_sketch(sketch_sims["lsm6dso"], "warm", "setup", "run:2000000")
+    assert abs(len(samples) - 2 * 208) <= 2 and dec.stats.seq_gaps == 0
+
+
+@pytest.mark.parametrize("model", ["mpu6050", "lsm6dso"])
+def test_sketch_sensor_byte_order_and_axes(sketch_sims, model):
+    """The sensor models produce acc = (n, -n, 4096), gyr = (3n, 7, -7) counts for sample n (MPU-6050 registers
+    big-endian acc then gyr, LSM6DSO little-endian gyr then acc): the frames must carry exactly these."""
+    samples, dec, lines = run_sketch(sketch_sims[model], "setup", "run:1000000", "regs")
+    n = len(samples)
+    assert n >= 195
+    k = np.arange(1, n + 1) + (int(samples.acc_raw[0, 0]) - 1)
+    np.testing.assert_array_equal(samples.acc_raw, np.stack([k, -k, np.full(n, 4096)], 1).astype(np.int16))
+    np.testing.assert_array_equal(samples.gyr_raw, np.stack([3 * k, np.full(n, 7), np.full(n, -7)], 1)
+                                  .astype(np.int16))
+    r = regs(lines)
+    if model == "mpu6050":  # 200 Hz: SMPLRT_DIV 4, DLPF 188 Hz, +-1000 dps, +-8 g (the META scales)
+        assert (r[(0x68, 0x19)], r[(0x68, 0x1A)], r[(0x68, 0x1B)], r[(0x68, 0x1C)]) == (4, 1, 0x10, 0x10)
+    assert dec.meta.acc_range_g == 8 and dec.meta.gyr_range_dps == 1000
+
+
+@pytest.mark.parametrize("odr_hz, div, dlpf", [(50.0, 20, 3), (25.0, 40, 4), (1000.0, 1, 1), (0.5, 256, 6)])
+def test_sketch_mpu6050_set_odr_sets_rate_and_dlpf(sketch_sims, odr_hz, div, dlpf):
+    """README: SET_ODR re-selects the MPU-6050 sample-rate divider and the anti-alias DLPF, and sends META."""
+    samples, dec, lines = run_sketch(sketch_sims["mpu6050"], "setup", "run:300000", rx("set_odr", odr_hz),
+                                     "run:3000000", "regs")
+    r = regs(lines)
+    assert (r[(0x68, 0x19)] + 1, r[(0x68, 0x1A)]) == (div, dlpf)
+    assert dec.meta.odr_hz == round(1000.0 / div, 3)
+    t = samples.t_dev_us.astype(np.int64)
+    assert np.median(np.diff(t[t > 500_000])) == pytest.approx(1000 * div, abs=2)

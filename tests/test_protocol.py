@@ -70,8 +70,9 @@ def test_cobs_decode_errors():
 
 def _encode_from_fields(f):
     t, fl, seq, x = f["type"], f["flags"], f["seq"], f["fields"]
-    if f["name"] == "sample_extended_body":
-        body = struct.pack("<I3h3h", x["t_us"], *x["acc"], *x["gyr"]) + bytes.fromhex(x["extra_hex"])
+    if "extra_hex" in x:  # a longer body (future version): the normal body plus the extra bytes
+        base = _encode_from_fields({**f, "fields": {k: v for k, v in x.items() if k != "extra_hex"}})
+        body = P.cobs_decode(base[:-1])[P.HEADER_SIZE:-P.CRC_SIZE] + bytes.fromhex(x["extra_hex"])
         return P.encode_packet(t, seq, body, fl)
     if t == P.T_IMU_SAMPLE:
         return P.encode_sample(seq, x["t_us"], x["acc"], x["gyr"], fl)
@@ -127,6 +128,8 @@ def test_golden_frames_decode(vec):
             x["acc_range_g"], x["gyr_range_dps"], x["fw_ver"], x["imu_model"])
     if t == P.T_STATUS:
         assert dec.status.tx_dropped == x["tx_dropped"] and dec.status.t_us == x["t_us"]
+        assert (dec.status.samples_total, dec.status.fifo_overruns, dec.status.crc_rx_errors) == (
+            x["samples_total"], x["fifo_overruns"], x["crc_rx_errors"])
         assert dec.stats.device_tx_dropped == x["tx_dropped"]
     if t == P.T_LOG:
         assert list(dec.logs) == [(vec["seq"], x["text"])]
@@ -143,6 +146,37 @@ def test_golden_frames_decode(vec):
         assert st.unknown_type == 1 and st.frames_ok == 1
     else:
         assert st.unknown_type == 0 and st.frames_ok == 1
+
+
+def test_golden_vectors_cover_the_spec():
+    """Every frame type of PROTOCOL.md section 2, the limits and the wrap edges have a golden vector."""
+    frames = DOC["frames"]
+    types = {f["type"] for f in frames}
+    assert {P.T_IMU_SAMPLE, P.T_META, P.T_STATUS, P.T_PONG, P.T_LOG, *P.COMMAND_TYPES} <= types
+    assert any(0x05 <= t <= 0x7E for t in types)  # a reserved (unknown) type
+    assert max(len(bytes.fromhex(f["packet_hex"])) for f in frames) == P.MAX_PACKET
+    assert max(len(bytes.fromhex(f["wire_hex"])) for f in frames) == P.MAX_WIRE
+    assert any(f["seq"] == 0xFFFF for f in frames) and any(f["fields"].get("t_us") == 2**32 - 1 for f in frames)
+    assert any(f["flags"] & 0xF8 for f in frames)  # reserved flag bits
+    extended = {f["type"] for f in frames if "extra_hex" in f["fields"]}
+    assert {P.T_IMU_SAMPLE, P.T_META, P.T_STATUS, P.T_PONG} <= extended
+    assert {"crc_errors", "cobs_errors", "short_frames", "oversize_dropped"} <= {v["counter"] for v in DOC["invalid"]}
+    assert {"seq_and_time_wrap", "gap", "duplicate", "device_reset"} <= {s["name"] for s in DOC["streams"]}
+
+
+@pytest.mark.parametrize("stream", DOC["streams"], ids=lambda s: s["name"])
+def test_golden_streams_decode(stream):
+    wire = b"".join(bytes.fromhex(f["wire_hex"]) for f in stream["frames"])
+    for f in stream["frames"]:
+        assert _encode_from_fields(f).hex() == f["wire_hex"]
+    exp = stream["expect"]
+    for chunk in (1, len(wire)):
+        dec = P.FrameDecoder()
+        out = P.DecodedSamples.concat(dec.feed(wire[i:i + chunk]) for i in range(0, len(wire), chunk))
+        assert out.seq.tolist() == exp["seq"] and out.t_dev_us.tolist() == exp["t_dev_us"]
+        st = dec.stats.as_dict()
+        assert {k: st[k] for k in exp["stats"]} == exp["stats"]
+        assert dec.stats.errors == 0
 
 
 @pytest.mark.parametrize("vec", DOC["invalid"], ids=lambda v: v["name"])
@@ -181,6 +215,12 @@ def test_encoder_validation():
         P.encode_command("reboot")
     with pytest.raises(ValueError, match="arg"):
         P.encode_command("set_odr", -5)
+    # SET_ODR carries u32 mHz: a rate that rounds to 0 mHz (ignored by the device) or to 2**32 is invalid
+    for bad in (0.0004, 0.0005, 4294967.2955, 4294967.296):
+        with pytest.raises(ValueError, match="arg"):
+            P.encode_command("set_odr", bad)
+    assert P.encode_command("set_odr", 0.001) == P.encode_packet(P.CMD_SET_ODR, 0, struct.pack("<I", 1))
+    assert P.encode_command("set_odr", 4294967.295) == P.encode_packet(P.CMD_SET_ODR, 0, b"\xff" * 4)
     with pytest.raises(ValueError, match="acc_scale"):
         P.encode_meta(0, P.DeviceMeta(acc_scale_g_per_lsb=0.0))
     with pytest.raises(ValueError, match="text"):

@@ -8,7 +8,11 @@ uint16_t iw_crc16_update(uint16_t crc, uint8_t byte)
     uint8_t i;
     crc ^= (uint16_t)((uint16_t)byte << 8);
     for (i = 0; i < 8; i++) {
-        crc = (crc & 0x8000u) ? (uint16_t)((crc << 1) ^ 0x1021u) : (uint16_t)(crc << 1);
+        if (crc & 0x8000u) {
+            crc = (uint16_t)((uint16_t)(crc << 1) ^ 0x1021u);
+        } else {
+            crc = (uint16_t)(crc << 1);
+        }
     }
     return crc;
 }
@@ -25,23 +29,34 @@ uint16_t iw_crc16(const uint8_t *data, size_t len)
 
 size_t iw_cobs_encode(const uint8_t *src, size_t len, uint8_t *dst, size_t dst_cap)
 {
+    /* every write is bounds-checked, so a buffer of exactly the encoded size is enough (a 254-byte packet
+     * encodes to 255 bytes: IW_MAX_WIRE = 256 holds it with its delimiter) */
     size_t o = 1, code_idx = 0, i;
     uint8_t code = 1;
-    if (dst_cap < len + len / 254u + 1u) {
+    if (dst == NULL || dst_cap < 1u || (len > 0 && src == NULL)) {
         return 0;
     }
     for (i = 0; i < len; i++) {
         if (src[i] == 0) {
             dst[code_idx] = code;
+            if (o >= dst_cap) {
+                return 0;
+            }
             code_idx = o++;
             code = 1;
         } else {
+            if (o >= dst_cap) {
+                return 0;
+            }
             dst[o++] = src[i];
             code++;
             if (code == 0xFFu) {
                 dst[code_idx] = code;
                 if (i + 1 == len) {
                     return o; /* canonical: no empty block after a full one at the end */
+                }
+                if (o >= dst_cap) {
+                    return 0;
                 }
                 code_idx = o++;
                 code = 1;
@@ -153,6 +168,9 @@ size_t iw_pack_sample(uint8_t *out, size_t cap, uint8_t flags, uint16_t seq, uin
 {
     uint8_t body[IW_SAMPLE_BODY];
     uint8_t i;
+    if (acc == NULL || gyr == NULL) {
+        return 0;
+    }
     put_u32(body, t_us);
     for (i = 0; i < 3; i++) {
         put_u16(body + 4 + 2 * i, (uint16_t)acc[i]);

@@ -68,9 +68,11 @@ extern "C" {
 uint16_t iw_crc16_update(uint16_t crc, uint8_t byte);
 uint16_t iw_crc16(const uint8_t *data, size_t len);
 
-/* COBS block without delimiter. encode: returns encoded length (<= len + len/254 + 1) or 0 if dst_cap is too
- * small.  decode: returns decoded length, or IW_COBS_ERROR on a 0x00 inside src, a code running past the end,
- * or dst overflow. */
+/* COBS block without delimiter.
+ * encode: returns the encoded length (at most len + ceil(len/254); 1 for len 0), or 0 if dst_cap is smaller
+ *         than the encoded length (a buffer of exactly the encoded length is enough: 254-byte packet -> 255 bytes).
+ * decode: returns the decoded length, or IW_COBS_ERROR on a 0x00 inside src, a code running past the end, or
+ *         dst overflow. */
 size_t iw_cobs_encode(const uint8_t *src, size_t len, uint8_t *dst, size_t dst_cap);
 size_t iw_cobs_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t dst_cap);
 

@@ -25,6 +25,15 @@ def frame(name, ptype, flags, seq, fields, wire, note=""):
     return d
 
 
+def meta_fields(m: P.DeviceMeta, **extra) -> dict:
+    acc_s, gyr_s = struct.unpack("<ff", m.body()[6:14])
+    return {"proto_ver": m.proto_ver, "imu_model": m.imu_model, "odr_mhz": round(m.odr_hz * 1000),
+            "acc_scale_f32_hex": struct.pack("<f", acc_s)[::-1].hex(),
+            "gyr_scale_f32_hex": struct.pack("<f", gyr_s)[::-1].hex(), "acc_scale": acc_s, "gyr_scale": gyr_s,
+            "acc_range_g": m.acc_range_g, "gyr_range_dps": m.gyr_range_dps, "uid": f"{m.uid:016x}",
+            "fw_ver": m.fw_ver, **extra}
+
+
 def main() -> None:
     frames = []
     s = [("sample_golden", 0, 1, 1000000, [0, 0, 2048], [1, -1, 0], "the design-note vector (crc 0x1162)"),
@@ -71,6 +80,48 @@ def main() -> None:
     frames.append(frame("sample_extended_body", P.T_IMU_SAMPLE, 0, 2, {"t_us": 2000, "acc": [1, 2, 3],
                         "gyr": [4, 5, 6], "extra_hex": "01020304"}, P.encode_packet(1, 2, ext_body),
                         "a longer body (future version): decode the known fields, ignore the tail"))
+    frames.append(frame("sample_reserved_flags", P.T_IMU_SAMPLE, 0xF9, 3, {"t_us": 5000, "acc": [0, 0, 4096],
+                        "gyr": [0, 0, 0]}, P.encode_sample(3, 5000, [0, 0, 4096], [0, 0, 0], 0xF9),
+                        "flag bits 3-7 are reserved: receivers ignore them (bit0 OVERRUN is set)"))
+    # forward compatibility for every fixed-layout device frame: a longer body keeps the known fields
+    m_ext = P.DeviceMeta(1, 2, 200.0, 1 / 4096, 1 / 32.8, 8, 1000, 0x1A2B3C4D5E6F0001, 0x0100)
+    frames.append(frame("meta_extended_body", P.T_META, 0, 6, meta_fields(m_ext, extra_hex="a5a5"),
+        P.encode_packet(P.T_META, 6, m_ext.body() + b"\xa5\xa5"), "a longer body: ignore the tail"))
+    st_vals = (7000000, 1400, 0, 0, 1)
+    frames.append(frame("status_extended_body", P.T_STATUS, 0, 7, dict(zip(
+        ("t_us", "samples_total", "tx_dropped", "fifo_overruns", "crc_rx_errors"), st_vals, strict=True),
+        extra_hex="0102"), P.encode_packet(P.T_STATUS, 7, struct.pack("<IIIIH", *st_vals) + b"\x01\x02"),
+        "a longer body: ignore the tail"))
+    frames.append(frame("pong_extended_body", P.T_PONG, 0, 8, {"token": 1, "t_us_rx": 2, "extra_hex": "ff"},
+                        P.encode_packet(P.T_PONG, 8, struct.pack("<II", 1, 2) + b"\xff"),
+                        "a longer body: ignore the tail"))
+
+    # short streams: what a receiver makes of a sequence of frames (PROTOCOL.md section 6)
+    def smp(seq, t, flags=0):
+        return frame(f"s{seq}", P.T_IMU_SAMPLE, flags, seq, {"t_us": t, "acc": [1, 2, 3], "gyr": [4, 5, 6]},
+                     P.encode_sample(seq, t, [1, 2, 3], [4, 5, 6], flags))
+    streams = [
+        {"name": "seq_and_time_wrap", "note": "seq 0xFFFF -> 0 and t_us 2^32 -> 0 are unwrapped, no gap",
+         "frames": [smp(65534, 2**32 - 7500), smp(65535, 2**32 - 2500), smp(0, 2500), smp(1, 7500)],
+         "expect": {"seq": [65534, 65535, 65536, 65537], "t_dev_us": [2**32 - 7500, 2**32 - 2500, 2**32 + 2500,
+                                                                       2**32 + 7500],
+                    "stats": {"seq_gaps": 0, "samples_missing": 0, "resets": 0, "time_jumps": 0}}},
+        {"name": "gap", "note": "a seq gap of d > 1 is d - 1 missing frames",
+         "frames": [smp(10, 1000), smp(11, 6000), smp(15, 26000)],
+         "expect": {"seq": [10, 11, 15], "t_dev_us": [1000, 6000, 26000],
+                    "stats": {"seq_gaps": 1, "samples_missing": 3, "resets": 0}}},
+        {"name": "duplicate", "note": "d = 0 is a duplicate: dropped and counted",
+         "frames": [smp(20, 1000), smp(20, 1000), smp(21, 6000)],
+         "expect": {"seq": [20, 21], "t_dev_us": [1000, 6000], "stats": {"duplicates": 1, "seq_gaps": 0}}},
+        {"name": "device_reset", "note": "BOOT after non-BOOT: seq continues at seq_last + 1 + seq, time at "
+         "t_dev_last + 1 + t_us (META seq 0 takes unwrapped seq 102)",
+         "frames": [smp(100, 9000000), smp(101, 9005000),
+                    frame("meta_boot", P.T_META, P.FLAG_BOOT, 0, meta_fields(m_ext),
+                          P.encode_meta(0, m_ext, P.FLAG_BOOT)),
+                    smp(1, 60000, P.FLAG_BOOT)],
+         "expect": {"seq": [100, 101, 103], "t_dev_us": [9000000, 9005000, 9005000 + 1 + 60000],
+                    "stats": {"resets": 1, "seq_gaps": 0, "samples_missing": 0}}},
+    ]
 
     cobs = []
     for dec in ["00", "0000", "001100", "11220033", "11223344", "11000000", bytes(range(1, 255)).hex(),
@@ -94,6 +145,12 @@ def main() -> None:
          "counter": "short_frames", "note": "valid CRC, IMU_SAMPLE body of 10 bytes"},
         {"name": "oversize", "wire_hex": ("11" * 300) + "00", "counter": "oversize_dropped",
          "note": "more than 255 bytes before the delimiter"},
+        {"name": "oversize_256", "wire_hex": ("11" * 256) + "00", "counter": "oversize_dropped",
+         "note": "256 bytes before the delimiter: one more than MAX_ENCODED"},
+        {"name": "empty_packet", "wire_hex": "0100", "counter": "short_frames",
+         "note": "valid COBS of a 0-byte packet"},
+        {"name": "short_command_body", "wire_hex": P.encode_packet(P.CMD_PING, 4, b"\x01\x02").hex(),
+         "counter": "short_frames", "note": "valid CRC, PING body of 2 bytes (needs 4)"},
     ]
     doc = {
         "format": "imuwalk-golden-frames",
@@ -105,9 +162,10 @@ def main() -> None:
         "frames": frames,
         "cobs": cobs,
         "invalid": invalid,
+        "streams": streams,
     }
     OUT.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {OUT} ({len(frames)} frames, {len(cobs)} cobs, {len(invalid)} invalid)")
+    print(f"wrote {OUT} ({len(frames)} frames, {len(cobs)} cobs, {len(invalid)} invalid, {len(streams)} streams)")
 
 
 if __name__ == "__main__":

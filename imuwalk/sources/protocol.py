@@ -307,9 +307,11 @@ def encode_command(cmd, arg: int | None = None, seq: int = 0) -> bytes:
             raise ValueError(f"arg: command {cmd!r} takes no argument")
         body = b""
     elif code == CMD_SET_ODR:
-        if arg is None or not math.isfinite(float(arg)) or not 0 < float(arg) * 1000 < 2**32:
-            raise ValueError(f"arg: set_odr needs an ODR in Hz in (0, 4294967), got {arg!r}")
-        body = struct.pack("<I", round(float(arg) * 1000))
+        # sent as u32 mHz: the rounded value must be 1 .. 2**32 - 1 (0 mHz would be ignored by the device)
+        mhz = round(float(arg) * 1000) if arg is not None and math.isfinite(float(arg)) else -1
+        if not 1 <= mhz < 2**32:
+            raise ValueError(f"arg: set_odr needs an ODR in Hz in [0.001, 4294967.295], got {arg!r}")
+        body = struct.pack("<I", mhz)
     else:
         body = struct.pack("<I", _u("arg", 0 if arg is None else arg, 32))
     return encode_packet(code, seq, body, 0)

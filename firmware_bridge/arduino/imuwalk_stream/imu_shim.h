@@ -31,13 +31,21 @@ static uint32_t imu_period_us = 5000;
 static uint32_t imu_next_us = 0;
 static uint32_t imu_count = 0;
 
-/* 1/4096 g per LSB (+-8 g), 1/32.8 dps per LSB (+-1000 dps): the MPU-6050 settings below */
+/* 1/4096 g per LSB (+-8 g), 1/32.8 dps per LSB (+-1000 dps): the MPU-6050 settings below.
+ * Supported rates: 1 Hz .. 1 kHz (like the MPU-6050) in whole microseconds; a SET_ODR outside is clamped (a
+ * huge rate must not give a period of 0 us, which would spin imu_read() forever). META gets the real rate. */
 static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
 {
-    imu_period_us = (uint32_t)(1000000000.0 / (double)odr_mhz + 0.5);
+    if (odr_mhz < 1000u) {
+        odr_mhz = 1000u;
+    }
+    if (odr_mhz > 1000000u) {
+        odr_mhz = 1000000u;
+    }
+    imu_period_us = (uint32_t)((1000000000.0 + (double)odr_mhz / 2.0) / (double)odr_mhz);
     imu_next_us = micros() + imu_period_us;
     m->imu_model = IW_IMU_SYNTHETIC;
-    m->odr_mhz = odr_mhz;
+    m->odr_mhz = (uint32_t)(1000000000.0 / (double)imu_period_us + 0.5);
     m->acc_scale = 1.0f / 4096.0f;
     m->gyr_scale = 1.0f / 32.8f;
     m->acc_range_g = 8;
@@ -181,19 +189,28 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
     if (imu_rd(IMUWALK_LSM6DSO_ADDR, 0x0F, &who, 1) != 1 || who != 0x6C) {
         return false;
     }
-    for (i = 0; i < 8; i++) { /* smallest supported ODR >= requested */
-        code = (uint8_t)(i + 1);
-        if ((uint32_t)odrs[i] * 1000u >= odr_mhz) {
+    for (i = 1; i < 8; i++) { /* the nearest supported ODR (PROTOCOL.md, SET_ODR) */
+        uint32_t lo = code == 1 ? 12500u : (uint32_t)odrs[code - 1] * 1000u, hi = (uint32_t)odrs[i] * 1000u;
+        if (odr_mhz <= lo || (odr_mhz < hi && odr_mhz - lo <= hi - odr_mhz)) {
             break;
         }
+        code = (uint8_t)(i + 1);
     }
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x12, 0x44);                        /* CTRL3_C: BDU, IF_INC */
+    /* COUNTER_BDR_REG1: dataready_pulsed. The default latched data-ready stays high until the data is read,
+     * so after an MCU reset (e.g. the DTR auto-reset when a host opens the port) with a sample pending from
+     * the running sensor, the rising-edge interrupt would never fire again: no samples. 75 us pulses instead. */
+    imu_wr(IMUWALK_LSM6DSO_ADDR, 0x0B, 0x80);
     /* both sensors' default digital filters (accelerometer LPF1, gyroscope LPF2) band-limit to ODR / 2 or
      * below at every ODR, so no extra anti-alias setting is needed (unlike the MPU-6050 below) */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x10, (uint8_t)((code << 4) | 0x0C)); /* CTRL1_XL: ODR, +-8 g */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x11, (uint8_t)((code << 4) | 0x08)); /* CTRL2_G: ODR, 1000 dps */
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x0D, 0x01);                        /* INT1_CTRL: DRDY_XL */
     imu_attach_drdy();
+    {   /* read the outputs once: clears a data-ready still latched from before (belt and braces) */
+        uint8_t b[12];
+        (void)imu_rd(IMUWALK_LSM6DSO_ADDR, 0x22, b, 12);
+    }
     m->imu_model = IW_IMU_LSM6DSO;
     m->odr_mhz = code == 1 ? 12500u : (uint32_t)odrs[code - 1] * 1000u;
     m->acc_scale = 0.000244f; /* g/LSB at +-8 g */
@@ -213,8 +230,8 @@ static bool imu_read(imu_sample_t *s, uint8_t *missed)
         return false;
     }
     for (i = 0; i < 3; i++) {
-        s->gyr[i] = (int16_t)(b[2 * i] | (b[2 * i + 1] << 8));
-        s->acc[i] = (int16_t)(b[6 + 2 * i] | (b[7 + 2 * i] << 8));
+        s->gyr[i] = (int16_t)(uint16_t)(b[2 * i] | ((uint16_t)b[2 * i + 1] << 8)); /* no signed shift: int is */
+        s->acc[i] = (int16_t)(uint16_t)(b[6 + 2 * i] | ((uint16_t)b[7 + 2 * i] << 8)); /* 16 bit on AVR */
     }
     return true;
 }
@@ -286,8 +303,8 @@ static bool imu_read(imu_sample_t *s, uint8_t *missed)
         return false;
     }
     for (i = 0; i < 3; i++) {
-        s->acc[i] = (int16_t)((b[2 * i] << 8) | b[2 * i + 1]);
-        s->gyr[i] = (int16_t)((b[8 + 2 * i] << 8) | b[9 + 2 * i]);
+        s->acc[i] = (int16_t)(uint16_t)(((uint16_t)b[2 * i] << 8) | b[2 * i + 1]); /* no signed shift: int */
+        s->gyr[i] = (int16_t)(uint16_t)(((uint16_t)b[8 + 2 * i] << 8) | b[9 + 2 * i]); /* is 16 bit on AVR */
     }
     return true;
 }

@@ -46,6 +46,8 @@ static uint16_t g_seq = 0;
 static uint8_t g_pending = 0; /* TX_DROPPED / OVERRUN to report on the next frame that goes out */
 static uint32_t g_boot_us, g_last_meta_us, g_last_status_us;
 static bool g_streaming = true;
+static bool g_booting = true; /* BOOT flag: latched off once 1 s has passed (micros() - g_boot_us wraps after
+                                * 71.6 min, which must not bring BOOT -- a "device reset" to the host -- back) */
 static bool g_imu_ok = false;
 static uint8_t g_due = 0; /* periodic frames waiting for TX room: bit0 META, bit1 STATUS */
 #define DUE_META 1u
@@ -60,9 +62,17 @@ static uint64_t board_uid(void)
 #endif
 }
 
-static uint8_t frame_flags(uint32_t now)
+static void update_boot(void)
 {
-    return (uint8_t)(g_pending | ((now - g_boot_us) < BOOT_WINDOW_US ? IW_FLAG_BOOT : 0u));
+    if (g_booting && (uint32_t)(micros() - g_boot_us) >= BOOT_WINDOW_US) {
+        g_booting = false;
+    }
+}
+
+/* flags of a frame built now: pending OVERRUN / TX_DROPPED, BOOT during the first second after reset */
+static uint8_t frame_flags(void)
+{
+    return (uint8_t)(g_pending | (g_booting ? IW_FLAG_BOOT : 0u));
 }
 
 /* TX bytes a wire frame of n bytes needs */
@@ -124,10 +134,10 @@ static bool send_wire(const uint8_t *buf, size_t n)
 }
 
 /* seq counts every frame sent; a dropped frame keeps its seq consumed so the host sees the gap too */
-static void send_meta(uint32_t now)
+static void send_meta(void)
 {
     uint8_t buf[IW_META_WIRE];
-    send_wire(buf, iw_pack_meta(buf, sizeof buf, frame_flags(now), g_seq++, &g_meta));
+    send_wire(buf, iw_pack_meta(buf, sizeof buf, frame_flags(), g_seq++, &g_meta));
 }
 
 static void send_status(uint32_t now)
@@ -135,13 +145,13 @@ static void send_status(uint32_t now)
     uint8_t buf[IW_STATUS_WIRE];
     g_st.t_us = now;
     g_st.crc_rx_errors = iw_rx_errors(&g_rx);
-    send_wire(buf, iw_pack_status(buf, sizeof buf, frame_flags(now), g_seq++, &g_st));
+    send_wire(buf, iw_pack_status(buf, sizeof buf, frame_flags(), g_seq++, &g_st));
 }
 
-static void send_log(uint32_t now, const char *text)
+static void send_log(const char *text)
 {
     uint8_t buf[IW_MAX_WIRE];
-    send_wire(buf, iw_pack_log(buf, sizeof buf, frame_flags(now), g_seq++, text, strlen(text)));
+    send_wire(buf, iw_pack_log(buf, sizeof buf, frame_flags(), g_seq++, text, strlen(text)));
 }
 
 static void handle_command(const iw_cmd_t *c, uint32_t now)
@@ -155,12 +165,12 @@ static void handle_command(const iw_cmd_t *c, uint32_t now)
         break;
     case IW_CMD_SET_ODR:
         if (c->arg > 0u && imu_begin(c->arg, &g_meta)) {
-            send_meta(now);
+            send_meta();
         }
         break;
     case IW_CMD_PING: {
         uint8_t buf[IW_PONG_WIRE];
-        send_wire(buf, iw_pack_pong(buf, sizeof buf, frame_flags(now), g_seq++, c->arg, now));
+        send_wire(buf, iw_pack_pong(buf, sizeof buf, frame_flags(), g_seq++, c->arg, now));
         break;
     }
     default:
@@ -183,8 +193,8 @@ void setup()
     g_boot_us = micros();
     g_last_meta_us = g_boot_us;
     g_last_status_us = g_boot_us;
-    send_meta(g_boot_us);
-    send_log(g_boot_us, g_imu_ok ? "imuwalk_stream boot" : "imuwalk_stream: IMU not found");
+    send_meta();
+    send_log(g_imu_ok ? "imuwalk_stream boot" : "imuwalk_stream: IMU not found");
 }
 
 void loop()
@@ -194,6 +204,7 @@ void loop()
     iw_cmd_t cmd;
     uint32_t now;
 
+    update_boot();
     while (Serial.available() > 0) {
         if (iw_rx_feed(&g_rx, (uint8_t)Serial.read(), &cmd)) {
             handle_command(&cmd, micros());
@@ -212,7 +223,7 @@ void loop()
             } else {
                 uint8_t buf[IW_SAMPLE_WIRE];
                 send_wire(buf,
-                          iw_pack_sample(buf, sizeof buf, frame_flags(s.t_us), g_seq++, s.t_us, s.acc, s.gyr));
+                          iw_pack_sample(buf, sizeof buf, frame_flags(), g_seq++, s.t_us, s.acc, s.gyr));
             }
         }
     }
@@ -226,7 +237,7 @@ void loop()
         g_due |= DUE_STATUS;
     }
     if ((g_due & DUE_META) && tx_room(IW_META_WIRE)) {
-        send_meta(now);
+        send_meta();
         g_due &= (uint8_t)~DUE_META;
     }
     if ((g_due & DUE_STATUS) && tx_room(IW_STATUS_WIRE)) {

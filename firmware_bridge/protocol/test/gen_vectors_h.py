@@ -25,7 +25,12 @@ def main(src: str, dst: str) -> None:
              " uint32_t samples_total, tx_dropped, fifo_overruns; unsigned crc_rx_errors;",
              " uint32_t token, t_us_rx, odr_arg; const char *text; unsigned text_len; const char *body_hex;",
              "} vec_frame_t;", "static const vec_frame_t VEC_FRAMES[] = {"]
-    for f in doc["frames"]:
+    # the frames of the receiver streams are packed and parsed like the single frames (their decoding is
+    # checked by the Python tests)
+    frames = list(doc["frames"])
+    for st in doc.get("streams", []):
+        frames += [dict(f, name=f"{st['name']}/{f['name']}") for f in st["frames"]]
+    for f in frames:
         x = f["fields"]
         acc = x.get("acc", [0, 0, 0])
         gyr = x.get("gyr", [0, 0, 0])

@@ -52,22 +52,35 @@ static float f32_from_bits(uint32_t bits)
     return f;
 }
 
+static size_t pack_base(const vec_frame_t *v, uint8_t *out, size_t cap);
+
+/* the vector's wire frame built with the C API; a longer body (extra_hex, a future version's appended
+ * fields) is the normal body plus the extra bytes */
 static size_t pack_vector(const vec_frame_t *v, uint8_t *out, size_t cap)
+{
+    uint8_t tmp[IW_MAX_WIRE], pkt[IW_MAX_PACKET], body[IW_MAX_BODY];
+    size_t m, n, blen;
+    if (v->extra_hex[0] == '\0') {
+        return pack_base(v, out, cap);
+    }
+    m = pack_base(v, tmp, sizeof tmp);
+    n = m > 0 ? iw_cobs_decode(tmp, m - 1, pkt, sizeof pkt) : IW_COBS_ERROR;
+    if (n == IW_COBS_ERROR || n < IW_HEADER_SIZE + IW_CRC_SIZE) {
+        CHECK(0, "frame %s: base frame", v->name);
+        return 0;
+    }
+    blen = n - IW_HEADER_SIZE - IW_CRC_SIZE;
+    memcpy(body, pkt + IW_HEADER_SIZE, blen);
+    blen += from_hex(v->extra_hex, body + blen, sizeof body - blen);
+    return iw_pack_frame(out, cap, (uint8_t)v->type, (uint8_t)v->flags, (uint16_t)v->seq, body, blen);
+}
+
+static size_t pack_base(const vec_frame_t *v, uint8_t *out, size_t cap)
 {
     uint8_t body[IW_MAX_BODY];
     size_t blen;
     switch (v->type) {
     case IW_T_IMU_SAMPLE:
-        if (v->extra_hex[0] != '\0') { /* longer body from a future version */
-            uint8_t tmp[IW_SAMPLE_WIRE];
-            size_t m = iw_pack_sample(tmp, sizeof tmp, 0, 0, v->t_us, v->acc, v->gyr);
-            uint8_t pkt[IW_MAX_PACKET];
-            size_t n = iw_cobs_decode(tmp, m - 1, pkt, sizeof pkt);
-            memcpy(body, pkt + IW_HEADER_SIZE, IW_SAMPLE_BODY);
-            blen = IW_SAMPLE_BODY + from_hex(v->extra_hex, body + IW_SAMPLE_BODY, sizeof body - IW_SAMPLE_BODY);
-            CHECK(n == 22, "sample packet size %u", (unsigned)n);
-            return iw_pack_frame(out, cap, (uint8_t)v->type, (uint8_t)v->flags, (uint16_t)v->seq, body, blen);
-        }
         return iw_pack_sample(out, cap, (uint8_t)v->flags, (uint16_t)v->seq, v->t_us, v->acc, v->gyr);
     case IW_T_META: {
         iw_meta_t m;
@@ -121,6 +134,8 @@ static void test_crc_and_cobs(void)
         n = iw_cobs_decode(enc, ne, got, sizeof got);
         CHECK(n != IW_COBS_ERROR && same(got, n, dec, nd), "cobs decode vector %u", (unsigned)i);
         CHECK(iw_cobs_encode(dec, nd, got, nd) == 0, "cobs encode must refuse a too-small buffer");
+        CHECK(iw_cobs_encode(dec, nd, got, ne) == ne, "cobs encode into a buffer of exactly %u bytes", (unsigned)ne);
+        CHECK(iw_cobs_encode(dec, nd, got, ne - 1) == 0, "cobs encode into %u bytes must fail", (unsigned)ne - 1);
     }
     {
         const uint8_t bad1[] = {0x05, 0x11, 0x22};
@@ -128,6 +143,52 @@ static void test_crc_and_cobs(void)
         uint8_t out[8];
         CHECK(iw_cobs_decode(bad1, sizeof bad1, out, sizeof out) == IW_COBS_ERROR, "cobs overrun");
         CHECK(iw_cobs_decode(bad2, sizeof bad2, out, sizeof out) == IW_COBS_ERROR, "cobs zero inside");
+    }
+}
+
+/* COBS on pseudo-random data of every length 0..600 and several zero densities: the encoder fits exactly,
+ * writes nothing past the buffer (ASan, exact heap buffers), refuses one byte less, emits no 0x00, stays
+ * within len + ceil(len/254), and decodes back; the decoder refuses a too-small output buffer. */
+static void test_cobs_property(void)
+{
+    static uint8_t src[600], big[700], back[700];
+    uint32_t lcg = 12345u;
+    size_t len, i;
+    unsigned density;
+    for (density = 0; density < 4; density++) {
+        for (len = 0; len <= sizeof src; len++) {
+            size_t ne, nd;
+            uint8_t *exact;
+            for (i = 0; i < len; i++) {
+                lcg = lcg * 1103515245u + 12345u;
+                src[i] = (uint8_t)(lcg >> 16);
+                if (density == 0 && src[i] == 0) {
+                    src[i] = 1; /* no zeros: longest blocks */
+                } else if (density == 2 && (lcg >> 8) % 4u == 0) {
+                    src[i] = 0;
+                } else if (density == 3) {
+                    src[i] = (uint8_t)((lcg >> 8) % 3u == 0 ? 0 : src[i]);
+                }
+            }
+            ne = iw_cobs_encode(src, len, big, sizeof big);
+            CHECK(ne >= 1 && ne <= len + (len + 253u) / 254u + (len == 0), "cobs len %u -> %u", (unsigned)len,
+                  (unsigned)ne);
+            CHECK(memchr(big, 0, ne) == NULL, "cobs output of %u bytes contains 0x00", (unsigned)len);
+            exact = (uint8_t *)malloc(ne);
+            if (exact == NULL) {
+                continue;
+            }
+            CHECK(iw_cobs_encode(src, len, exact, ne) == ne && memcmp(exact, big, ne) == 0, "cobs exact %u",
+                  (unsigned)len);
+            CHECK(iw_cobs_encode(src, len, exact, ne - 1) == 0, "cobs cap-1 %u", (unsigned)len);
+            nd = iw_cobs_decode(exact, ne, back, sizeof back);
+            CHECK(nd == len && memcmp(back, src, len) == 0, "cobs round trip %u", (unsigned)len);
+            if (len > 0) {
+                CHECK(iw_cobs_decode(exact, ne, back, len - 1) == IW_COBS_ERROR, "cobs decode cap-1 %u",
+                      (unsigned)len);
+            }
+            free(exact);
+        }
     }
 }
 
@@ -142,6 +203,12 @@ static void test_frames(void)
         CHECK(same(got, ng, want, nw), "frame %s: packed bytes differ from the golden wire bytes", v->name);
         CHECK(ng <= VEC_MAX_WIRE, "frame %s exceeds max wire", v->name);
         CHECK(pack_vector(v, got, nw - 1) == 0, "frame %s: too-small buffer must return 0", v->name);
+        { /* a heap buffer of exactly the frame's size (ASan sees any write past it) must be enough */
+            uint8_t *exact = (uint8_t *)malloc(nw);
+            size_t ne = exact != NULL ? pack_vector(v, exact, nw) : 0;
+            CHECK(same(exact, ne, want, nw), "frame %s: packing into exactly %u bytes", v->name, (unsigned)nw);
+            free(exact);
+        }
         if (v->type >= 0x80u) { /* command parser */
             iw_rx_t rx;
             iw_cmd_t cmd;
@@ -168,6 +235,30 @@ static void test_frames(void)
             CHECK(got_cmd == 0 && rx.unknown == 1 && iw_rx_errors(&rx) == 0, "frame %s skipped", v->name);
         }
     }
+}
+
+/* invalid arguments: 0, never a crash or a write past `cap` */
+static void test_bad_arguments(void)
+{
+    const int16_t v[3] = {1, 2, 3};
+    uint8_t buf[IW_MAX_WIRE];
+    uint8_t body[IW_MAX_BODY + 1];
+    iw_meta_t m;
+    memset(body, 0x55, sizeof body);
+    memset(&m, 0, sizeof m);
+    CHECK(iw_pack_sample(buf, sizeof buf, 0, 0, 0, NULL, v) == 0, "sample without acc");
+    CHECK(iw_pack_sample(buf, sizeof buf, 0, 0, 0, v, NULL) == 0, "sample without gyr");
+    CHECK(iw_pack_sample(NULL, 100, 0, 0, 0, v, v) == 0, "sample into NULL");
+    CHECK(iw_pack_sample(buf, 0, 0, 0, 0, v, v) == 0, "sample into 0 bytes");
+    CHECK(iw_pack_meta(buf, sizeof buf, 0, 0, NULL) == 0, "meta NULL");
+    CHECK(iw_pack_meta(buf, IW_META_WIRE, 0, 0, &m) > 0, "meta fits IW_META_WIRE");
+    CHECK(iw_pack_status(buf, sizeof buf, 0, 0, NULL) == 0, "status NULL");
+    CHECK(iw_pack_log(buf, sizeof buf, 0, 0, NULL, 3) == 0, "log NULL text");
+    CHECK(iw_pack_frame(buf, sizeof buf, 0x10, 0, 0, body, IW_MAX_BODY + 1) == 0, "body too long");
+    CHECK(iw_pack_frame(buf, sizeof buf, 0x10, 0, 0, body, IW_MAX_BODY) == IW_MAX_WIRE, "max body fits IW_MAX_WIRE");
+    CHECK(iw_pack_log(buf, sizeof buf, 0, 0, (const char *)body, sizeof body) == IW_MAX_WIRE, "log truncated to max");
+    CHECK(iw_pack_command(buf, sizeof buf, 0x85, 0, 0) == 0, "reserved command type");
+    CHECK(iw_cobs_encode(body, 10, NULL, 20) == 0 && iw_cobs_encode(NULL, 10, buf, 20) == 0, "cobs NULL");
 }
 
 static void test_invalid_and_resync(void)
@@ -291,7 +382,9 @@ static int write_stream(const char *path)
 int main(int argc, char **argv)
 {
     test_crc_and_cobs();
+    test_cobs_property();
     test_frames();
+    test_bad_arguments();
     test_invalid_and_resync();
     if (argc > 1 && write_stream(argv[1]) != 0) {
         failures++;
