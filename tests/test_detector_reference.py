@@ -154,6 +154,18 @@ def test_kernel_matches_reference_on_slow_short_steps(placement):
         assert len(on) >= len(off) + 2  # the rule fires here, so the comparison covers it
 
 
+def test_kernel_matches_reference_when_a_bout_starts_backward():
+    """A forward foot walk played backward in time: its first swing is tentative and the push-off after it
+    nearly as swing-like, where the change-of-direction rule must not replace a tentative swing."""
+    from imuwalk.sources.gaitgen import reverse_time
+
+    w = reverse_time(generate_walk(segments=[(1.0, "still"), (20.0, "forward", 0.875), (1.0, "still")],
+                                   rate_hz=100.0, placement="foot", rotation="random", seed=37))
+    ev = _compare(w.t, w.acc, w.gyr, "foot", min_rows=6)
+    assert abs(ev["t_ic"][0] - w.ic[0]) < 0.05  # the first stride is the real one, not the push-off after it
+    _compare(w.t, w.acc, w.gyr, "foot", reverse_frac=0.0, min_rows=6)
+
+
 def test_reference_streaming_equals_reference_batch_and_driver():
     """The reference fed sample by sample returns each row at its t_emit, like the streaming driver."""
     w = generate_walk(segments=[(10.0, "forward")], rate_hz=100.0, placement="shank", seed=11)

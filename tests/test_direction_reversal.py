@@ -4,7 +4,7 @@ backward with the mount learned from the forward walk (generated gait, any mount
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import imuwalk
@@ -15,6 +15,9 @@ from imuwalk.sources.gaitgen import generate_walk, reverse_time
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000), placement=st.sampled_from(["shank", "foot"]),
        speed=st.floats(0.8, 1.6), rate=st.sampled_from([100.0, 200.0, 400.0]))
+# found by this test in CI: the reversed walk's first (tentative) swing was replaced by the push-off after it,
+# through the change-of-direction rule, so the first backward stride came out forward
+@example(seed=9997, placement="foot", speed=0.875, rate=100.0)
 def test_time_reversed_forward_walk_is_backward_with_the_learned_mount(seed, placement, speed, rate):
     walk = generate_walk(segments=[(1.0, "still"), (20.0, "forward", speed), (1.0, "still")], rate_hz=rate,
                          placement=placement, rotation="random", seed=seed)

@@ -283,9 +283,12 @@ def _end_lobe(S, P, w_now, t_now):
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
             if not is_swing and S[S_B_SWING] > 0.0 and P[P_REVERSE_FRAC] > 0.0 \
-                    and metric >= P[P_REVERSE_FRAC] * prev_metric:
+                    and metric >= P[P_REVERSE_FRAC] * prev_metric \
+                    and not (S[S_P_ACTIVE] > 0.0 and S[S_P_TENT] > 0.0):
                 # B was a swing, and this opposite lobe is nearly as swing-like: the walker turned
-                # round (forward <-> backward); tentative, so a better swing right after replaces it
+                # round (forward <-> backward); tentative, so a better swing right after replaces it.
+                # Not when B is itself still tentative (a bout's first swing): only a better swing
+                # replaces that one
                 is_swing = True
                 tentative = True
             if P[P_PAUSE_TENT_S] > 0.0 and t0 - S[S_B_T1] > P[P_PAUSE_TENT_S]:

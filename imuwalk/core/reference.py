@@ -400,8 +400,10 @@ class ReferenceStrideDetector:
                 prev_metric = lobe_metric(big.peak, big.width, big.t1 - big.t0)
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
-                if not is_swing and big.is_swing and p.reverse_frac > 0.0 and metric >= p.reverse_frac * prev_metric:
+                if (not is_swing and big.is_swing and p.reverse_frac > 0.0 and metric >= p.reverse_frac * prev_metric
+                        and not (self.pending is not None and self.pending.tentative)):
                     # B was a swing and this opposite lobe is nearly as swing-like: the walker turned round
+                    # (not when B is itself still tentative: only a better swing replaces a bout's first)
                     is_swing = True
                     tentative = True
                 if p.pause_tentative_s > 0.0 and lobe.t0 - big.t1 > p.pause_tentative_s:
