@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--faults: {str(e).removeprefix('faults: ')}") from None
     loop = args.duration is None
     if args.out and loop:
-        raise ValueError("--duration: required with --out (the file needs an end)")
+        raise UsageError("--duration: required with --out (the file needs an end)")
     if args.out:
         out = Path(args.out)
         if out.is_dir():
