@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check imuwalk tests benchmarks
+	$(VENV)/bin/ruff check imuwalk tests benchmarks examples
 
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks -q --benchmark-only
