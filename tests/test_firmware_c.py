@@ -323,3 +323,14 @@ def test_sketch_mpu6050_set_odr_sets_rate_and_dlpf(sketch_sims, odr_hz, div, dlp
     assert dec.meta.odr_hz == round(1000.0 / div, 3)
     t = samples.t_dev_us.astype(np.int64)
     assert np.median(np.diff(t[t > 500_000])) == pytest.approx(1000 * div, abs=2)
+
+
+@pytest.mark.parametrize("model", ["mpu6050", "lsm6dso"])
+def test_sketch_starts_sampling_when_a_late_set_odr_finds_the_imu(sketch_sims, model):
+    """An IMU that did not answer at boot (loose wire, powered late) is found by a later SET_ODR, which then
+    starts the samples; before, the sketch kept its boot-time 'IMU not found' and sent META but no samples."""
+    samples, dec, _ = run_sketch(sketch_sims[model], "imu:off", "setup", "run:1500000", "imu:on",
+                                 rx("set_odr", 100.0, 1), "run:1500000")
+    assert any("IMU not found" in text for _, text in dec.logs)
+    assert len(samples) >= 100  # ~1.5 s at the sensor's rate nearest 100 Hz
+    assert dec.meta.odr_hz > 0

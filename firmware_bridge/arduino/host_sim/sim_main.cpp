@@ -162,8 +162,13 @@ static uint8_t sensor_read(Sensor *s, uint8_t reg)
     return v;
 }
 
+static bool sim_imu_absent = false; /* events imu:off / imu:on: the sensor does not answer on the bus */
+
 static Sensor *bus_find(uint8_t addr)
 {
+    if (sim_imu_absent) {
+        return NULL;
+    }
 #if defined(IMUWALK_IMU_LSM6DSO)
     return addr == 0x6A ? &lsm : NULL;
 #elif defined(IMUWALK_SYNTHETIC_IMU)
@@ -299,6 +304,8 @@ int main(int argc, char **argv)
             sim_us = (uint32_t)sim_t;
         } else if (strcmp(e, "warm") == 0) {
             warm_start();
+        } else if (strcmp(e, "imu:off") == 0 || strcmp(e, "imu:on") == 0) {
+            sim_imu_absent = strcmp(e, "imu:off") == 0;
         } else if (strcmp(e, "setup") == 0) {
             setup();
         } else if (strncmp(e, "room:", 5) == 0) {

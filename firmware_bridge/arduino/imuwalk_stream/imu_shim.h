@@ -110,7 +110,15 @@ static volatile uint32_t imu_drdy_us = 0;
 static volatile uint8_t imu_drdy_count = 0;
 static uint8_t imu_seen_count = 0;
 
-static void imu_drdy_isr(void)
+/* ESP32 (and ESP8266): an interrupt handler must live in IRAM, or a flash-cache miss during an interrupt
+ * crashes the chip */
+#if defined(ARDUINO_ARCH_ESP32) || defined(ESP32) || defined(ARDUINO_ARCH_ESP8266)
+#define IW_ISR_ATTR IRAM_ATTR
+#else
+#define IW_ISR_ATTR
+#endif
+
+static void IW_ISR_ATTR imu_drdy_isr(void)
 {
     imu_drdy_us = micros();
     imu_drdy_count++;

@@ -164,8 +164,13 @@ static void handle_command(const iw_cmd_t *c, uint32_t now)
         g_streaming = false;
         break;
     case IW_CMD_SET_ODR:
-        if (c->arg > 0u && imu_begin(c->arg, &g_meta)) {
-            send_meta();
+        /* also retries an IMU that did not answer at boot (loose wire, sensor powered late): sampling starts
+         * once it does; one that stops answering stops sampling */
+        if (c->arg > 0u) {
+            g_imu_ok = imu_begin(c->arg, &g_meta);
+            if (g_imu_ok) {
+                send_meta();
+            }
         }
         break;
     case IW_CMD_PING: {
