@@ -80,21 +80,25 @@ def runs(tmp_path_factory):
     watcher = threading.Thread(target=watch_screen, daemon=True)
     if session:
         watcher.start()
-    # Ctrl-C while the 60 s run is streaming: once its first status line is out and its recording holds
-    # at least 2 s of samples (read live from the file, as another process would; a loaded machine may
-    # take a while to get there)
+    # Ctrl-C / SIGTERM while the 60 s runs are streaming: once the first status line is out and both
+    # recordings hold at least 6 s of samples (read live from the files, as another process would; a loaded
+    # machine may take a while to get there). The walk stands still for its first 3 s, so by 6 s each run
+    # has emitted its first strides (with 2 s, the SIGTERM run sometimes had none yet: a flaky test).
     first = procs["int"].stdout.readline()
     from imuwalk.sinks.hdf5 import Recording
 
-    t_end = time.monotonic() + 30.0
+    def n_recorded(p) -> int:
+        try:
+            with Recording(p) as rec:
+                return len(rec)
+        except (OSError, ValueError):
+            return 0  # not created or not flushed yet
+
+    t_end = time.monotonic() + 40.0
     while time.monotonic() < t_end:
         time.sleep(0.5)
-        try:
-            with Recording(r.int_h5) as rec:
-                if len(rec) >= 200:
-                    break
-        except (OSError, ValueError):
-            continue  # not created or not flushed yet
+        if min(n_recorded(r.int_h5), n_recorded(r.term_h5)) >= 600:
+            break
     time.sleep(1.0)
     procs["int"].send_signal(signal.SIGINT)
     procs["term"].send_signal(signal.SIGTERM)
