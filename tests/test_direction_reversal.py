@@ -12,7 +12,7 @@ from imuwalk.core.direction import calibrate_mount
 from imuwalk.sources.gaitgen import generate_walk, reverse_time
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)  # a statistical threshold: fixed draws keep CI stable
 @given(seed=st.integers(0, 10_000), placement=st.sampled_from(["shank", "foot"]),
        speed=st.floats(0.8, 1.6), rate=st.sampled_from([100.0, 200.0, 400.0]))
 # found by this test in CI: the reversed walk's first (tentative) swing was replaced by the push-off after it,
