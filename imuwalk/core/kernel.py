@@ -278,8 +278,11 @@ def _end_lobe(S, P, w_now, t_now):
         is_swing = False
         tentative = False
         ratio = 1.0
-        if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
+        # metric of B, the last big lobe (compared with by the pairwise and the continuation rule)
+        prev_metric = 0.0
+        if S[S_B_VALID] > 0.0:
             prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH], S[S_B_T1] - S[S_B_T0], P[P_LONG_LOBE_S])
+        if S[S_B_VALID] > 0.0 and S[S_B_SG] != sg and t0 - S[S_B_T1] <= P[P_PAIR_MAX_GAP_S]:
             is_swing = metric > prev_metric
             ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
             if not is_swing and S[S_B_SWING] > 0.0 and P[P_REVERSE_FRAC] > 0.0 \
@@ -311,7 +314,6 @@ def _end_lobe(S, P, w_now, t_now):
             # the last big lobe was a swing of this sign and no big lobe came between: the stance rotation
             # stayed small (slow, short steps); a lobe about as swing-like as that swing is the next swing
             # (tentative: a better swing right after it still replaces it)
-            prev_metric = _metric(P[P_METRIC], S[S_B_PK], S[S_B_WIDTH], S[S_B_T1] - S[S_B_T0], P[P_LONG_LOBE_S])
             is_swing = metric >= P[P_CONTINUE_FRAC] * prev_metric
             tentative = True
             ratio = 1.5

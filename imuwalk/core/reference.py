@@ -396,8 +396,9 @@ class ReferenceStrideDetector:
             tentative = False
             ratio = 1.0
             big = self.big
+            # metric of the last big lobe (compared with by the pairwise and the continuation rule)
+            prev_metric = lobe_metric(big.peak, big.width, big.t1 - big.t0) if big is not None else 0.0
             if big is not None and big.sign != sg and lobe.t0 - big.t1 <= p.pair_max_gap_s:
-                prev_metric = lobe_metric(big.peak, big.width, big.t1 - big.t0)
                 is_swing = metric > prev_metric
                 ratio = metric / prev_metric if prev_metric > 0.0 else 2.0
                 if (not is_swing and big.is_swing and p.reverse_frac > 0.0 and metric >= p.reverse_frac * prev_metric
@@ -426,7 +427,7 @@ class ReferenceStrideDetector:
                 # the last big lobe was a swing of this sign and no big lobe came between (small stance
                 # rotation: slow, short steps): a lobe about as swing-like as that swing is the next swing
                 # (tentative: a better swing right after it still replaces it)
-                is_swing = metric >= p.continue_frac * lobe_metric(big.peak, big.width, big.t1 - big.t0)
+                is_swing = metric >= p.continue_frac * prev_metric
                 tentative = True
                 ratio = 1.5
             if dur < p.min_swing_s or dur > p.max_swing_s:
