@@ -289,8 +289,7 @@ class Recorder:
         self.space_margin_bytes = 4 * 1024 * 1024
         self._last_seq: int | None = None
         self._last_t: float | None = None
-        self._t_queued: float | None = None  # last time accepted by write_block (caller thread)
-        self._t_last_queued = -np.inf  # the same as a float for the compiled check
+        self._t_last_queued = -np.inf  # last time accepted by write_block (caller thread)
         self._seq_other = np.zeros(0, np.int64)  # seqs of non-sample frames not yet passed by the samples
         self._last_info_json: str | None = None
         self._si_mismatch = 0
@@ -373,7 +372,7 @@ class Recorder:
         block = self._validated(block)
         if len(block):
             self._q.put(("block", block))
-            self._t_queued = self._t_last_queued = float(block.t[-1])
+            self._t_last_queued = float(block.t[-1])
 
     def _validated(self, block: SampleBlock) -> SampleBlock:
         """``block`` itself when it is already well formed (the live path: a few attribute checks and one
@@ -440,20 +439,17 @@ class Recorder:
             if a.shape != (n,):
                 raise ValueError(f"block.{name}: shape {a.shape}, expected ({n},) like block.t")
             out[name] = a
-        if n:
+        j = check_time(t, self._t_last_queued)  # the fast path's rule: finite, increasing, after the last
+        if j >= 0:
             fin = np.isfinite(t)
-            if not fin.all():
+            if not fin.all():  # a non-finite time is named first, wherever it is
                 j = int(np.argmin(fin))
                 raise ValueError(f"block.t[{j}] is {float(t[j])!r}; every time must be a finite number of seconds")
-            if n > 1:
-                d = np.diff(t)
-                if not (d > 0).all():
-                    j = int(np.argmin(d > 0)) + 1
-                    raise ValueError(f"block.t must be strictly increasing: t[{j - 1}] = {float(t[j - 1])!r}, "
-                                     f"t[{j}] = {float(t[j])!r}")
-            if self._t_queued is not None and not t[0] > self._t_queued:
+            if j == 0:
                 raise ValueError(f"block.t[0] = {float(t[0])!r} s is not after the last sample recorded "
-                                 f"({self._t_queued!r} s); times must keep increasing across blocks")
+                                 f"({self._t_last_queued!r} s); times must keep increasing across blocks")
+            raise ValueError(f"block.t must be strictly increasing: t[{j - 1}] = {float(t[j - 1])!r}, "
+                             f"t[{j}] = {float(t[j])!r}")
         info = block.info if isinstance(block.info, dict) else {}
         return SampleBlock(info=info, **out)
 
