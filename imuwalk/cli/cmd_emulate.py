@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from imuwalk.cli.main import CliError, UsageError
+    from imuwalk.cli.main import CliError, UsageError, check_output
     from imuwalk.sources.emulator import DeviceEmulator, Faults, default_walk
 
     if not 20 <= args.rate <= 5000:
@@ -71,14 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out and loop:
         raise UsageError("--duration: required with --out (the file needs an end)")
     if args.out:
-        out = Path(args.out)
-        if out.is_dir():
-            raise CliError(f"cannot write {out}: it is a folder")
-        if out.exists() and not args.force:
-            raise CliError(f"{out} already exists (use --force to overwrite)")
-        parent = out.parent if str(out.parent) else Path(".")
-        if not parent.is_dir():
-            raise CliError(f"cannot write {out}: folder {parent} does not exist")
+        check_output(Path(args.out), args.force)
     walk = default_walk(args.rate, 120.0 if loop else args.duration, args.placement, args.seed)
     emu = DeviceEmulator.from_walk(walk, faults=faults, loop=loop, speed=args.speed, drift_ppm=args.drift_ppm,
                                    acc_range_g=args.acc_range, gyr_range_dps=args.gyr_range)

@@ -70,7 +70,7 @@ def write_block(block, src: Path, out: Path, *, placement=None, force=False) -> 
 
 def run(args: argparse.Namespace) -> int:
     from imuwalk.cli.cmd_detect import check_path, print_warnings, read_samples, reader_options
-    from imuwalk.cli.main import CliError, UsageError
+    from imuwalk.cli.main import UsageError, check_output
 
     src, out = Path(args.src), Path(args.output)
     if out.suffix.lower() not in (".h5", ".hdf5"):
@@ -78,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
     check_path(src)
     if src.resolve() == out.resolve():
         raise UsageError("--output: must differ from SRC")
-    if out.exists() and not args.force:
-        raise CliError(f"{out} already exists (use --force to overwrite)")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise CliError(f"cannot write {out}: folder {parent} does not exist")
+    check_output(out, args.force)
     block, _fmt, warnings = read_samples(args, src, args.format, reader_options(args, "rate_hz"), NAMES)
     print_warnings(args, src, warnings)
     res = write_block(block, src, out, placement=args.placement, force=args.force)

@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imuwalk.cli.main import CliError, UsageError, info
+    from imuwalk.cli.main import CliError, UsageError, check_output, info
     from imuwalk.core.summary import summarize
 
     out = Path(args.output)
@@ -41,10 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--output: use a .png or .pdf file name, got {str(out)!r}")
     if not 10 <= args.dpi <= 1200:
         raise UsageError(f"--dpi: expected 10..1200, got {args.dpi}")
-    if out.exists() and not args.force:
-        raise CliError(f"{out} already exists (use --force to overwrite)")
-    if not out.parent.is_dir():
-        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
+    check_output(out, args.force)
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 #: Command modules, in the order `imuwalk --help` lists them.
 COMMANDS = ["demo", "stream", "detect", "report", "emulate", "ports", "repair", "evaluate", "import"]
@@ -32,6 +33,17 @@ class CliError(Exception):
 
 class UsageError(Exception):
     """A bad combination of arguments found after parsing (exit 2)."""
+
+
+def check_output(out: Path, force: bool) -> None:
+    """An output file the command may write: not a folder, not an existing file unless ``force``, in a
+    folder that exists; else CliError (one line)."""
+    if out.is_dir():
+        raise CliError(f"cannot write {out}: it is a folder")
+    if out.exists() and not force:
+        raise CliError(f"{out} already exists (use --force to overwrite)")
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out}: folder {out.parent} does not exist")
 
 
 def info(args: argparse.Namespace, msg: str, level: int = 0) -> None:
