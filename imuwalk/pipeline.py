@@ -284,22 +284,23 @@ class Pipeline:
             self.on_tick(dict(self.stats))
         return PipelineResult(rows=rows, summary=_summarize(rows), stats=dict(self.stats))
 
+    def _gate_stats(self) -> None:
+        self.stats["samples_rejected"] = self._gate.rejected
+        self.stats["rejected_reason"] = self._gate.reason
+
     def _accept(self, block: Any) -> Any:
         """The samples of ``block`` the detector can take (None if none), recorded."""
-        gate = self._gate
-        block = gate.filter(block)
+        block = self._gate.filter(block)
         if block is not None and self.recorder is not None:
             self._record(self.recorder.write_block, block)
-        self.stats["samples_rejected"] = gate.rejected
-        self.stats["rejected_reason"] = gate.reason
+        self._gate_stats()
         return block
 
     def _detect(self, block: Any, out: list[np.ndarray]) -> None:
         gate = self._gate
         n0 = gate.rejected
         rows = gate.detect(block)
-        self.stats["samples_rejected"] = gate.rejected
-        self.stats["rejected_reason"] = gate.reason
+        self._gate_stats()
         if gate.rejected == n0:
             self._emit(rows, out)
             self.stats["blocks"] += 1
