@@ -33,16 +33,19 @@ TwoWire Wire;
 
 void SimSerial::begin(unsigned long) {}
 int SimSerial::available(void) { return (int)sim_rx.size(); }
-int SimSerial::read(void)
+/* next byte of a receive queue, -1 when it is empty (Serial.read / Wire.read semantics) */
+static int pop_byte(std::deque<uint8_t> &q)
 {
     int b;
-    if (sim_rx.empty()) {
+    if (q.empty()) {
         return -1;
     }
-    b = sim_rx.front();
-    sim_rx.pop_front();
+    b = q.front();
+    q.pop_front();
     return b;
 }
+
+int SimSerial::read(void) { return pop_byte(sim_rx); }
 size_t SimSerial::write(uint8_t b)
 {
     sim_tx.push_back(b);
@@ -252,16 +255,7 @@ uint8_t TwoWire::requestFrom(uint8_t addr, uint8_t n)
     return n;
 }
 int TwoWire::available(void) { return (int)bus_rx.size(); }
-int TwoWire::read(void)
-{
-    int b;
-    if (bus_rx.empty()) {
-        return -1;
-    }
-    b = bus_rx.front();
-    bus_rx.pop_front();
-    return b;
-}
+int TwoWire::read(void) { return pop_byte(bus_rx); }
 
 /* ---- the firmware under test ---- */
 #include "imuwalk_stream.ino"
