@@ -80,9 +80,12 @@ def _forward_all(t: np.ndarray) -> list[tuple[float, float, str]]:
 IPOL_GAP_GYR = 2.0
 
 
+_TRIAL_RE = re.compile(r"(\d+)-(\d+)")  # IPOL trial name "<subject>-<trial>"
+
+
 def _trial_key(stem: str) -> tuple:
     """Natural order of IPOL trial names "<subject>-<trial>" (2-1 before 10-1); other names after, by text."""
-    m = re.fullmatch(r"(\d+)-(\d+)", stem)
+    m = _TRIAL_RE.fullmatch(stem)
     return (0, int(m.group(1)), int(m.group(2)), "") if m else (1, 0, 0, stem)
 
 
@@ -131,8 +134,9 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
             events = {key: js[key] for key in ("LeftFootEvents", "RightFootEvents")}
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{gd / (trial + '.json')}: not an IPOL annotation file ({exc!r})") from exc
-        name_match = re.fullmatch(r"(\d+)-(\d+)", trial)
+        name_match = _TRIAL_RE.fullmatch(trial)
         subject = js.get("Subject", int(name_match.group(1)) if name_match else None)
+        has_uturn = ut is not None and len(ut) == 2
         for side, suffix, key in (("left", "lf", "LeftFootEvents"), ("right", "rf", "RightFootEvents")):
             d = np.loadtxt(gd / f"{trial}_{suffix}.txt", skiprows=2, usecols=range(7), ndmin=2)
             d[:, 0] = _unwrap_counter(d[:, 0])
@@ -154,7 +158,7 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
                         if m.any() and np.abs(d[m, 5]).max() > IPOL_GAP_GYR:
                             exclude.append((float(a_end + 0.05), float(b_start - 0.05)))
             gaps = int(np.sum(np.diff(d[:, 0]) > 1.5))
-            if ut is not None and len(ut) == 2:
+            if has_uturn:
                 segs = [
                     (tb[0] / 100.0, ut[0] / 100.0, "forward"),
                     (ut[0] / 100.0, ut[1] / 100.0, "transition"),
@@ -169,7 +173,7 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
                     meta={
                         "rate_hz": 100.0, "subject": subject, "trial": trial, "age": js.get("Age"),
                         "gender": js.get("Gender"), "trial_bounds_s": (tb[0] / 100.0, tb[1] / 100.0),
-                        "uturn_s": (ut[0] / 100.0, ut[1] / 100.0) if ut is not None and len(ut) == 2 else None,
+                        "uturn_s": (ut[0] / 100.0, ut[1] / 100.0) if has_uturn else None,
                         "exclude": exclude,
                         "dropped_duplicates": n_dup, "packet_gaps": gaps, "sagittal_axis": 1,
                         "file": f"GaitData/{trial}_{suffix}.txt",
