@@ -68,3 +68,15 @@ def test_first_stride_after_a_pause_and_a_change_of_direction(placement):
         hit = np.flatnonzero(ri == k)
         first_ok += int(hit.size == 1 and ev["direction"][di[hit[0]]] == 1)
     assert first_ok >= 6, first_ok
+
+
+def test_lower_bout_start_thresholds_find_the_first_slow_backward_strides():
+    """The shank's first swing of a bout has nothing to be compared with and must pass
+    ``first_min_peak_rads``/``first_min_angle_rad`` (2 rad/s, 0.525 rad). At 0.3 m/s and 110 steps/min
+    the swings peak at 1.7–2.4 rad/s through 0.4 rad, so the defaults lose the first strides of the bout;
+    a beginner's setting of 1.5 rad/s and 0.35 rad finds them without a false stride."""
+    default, _, _ = _score("shank", "backward", 0.3, 110)
+    recall, precision, dirs = _score("shank", "backward", 0.3, 110, first_min_peak_rads=1.5,
+                                     first_min_angle_rad=0.35)
+    assert default < 0.8 and recall >= 0.95, (default, recall)
+    assert precision >= 0.95 and np.mean(dirs == -1) >= 0.95

@@ -152,6 +152,13 @@ def test_kernel_matches_reference_on_slow_short_steps(placement):
     _compare(w.t, w.acc, w.gyr, placement, pause_tentative_s=0.0, min_rows=10)  # the pause rule off
     if placement == "shank":
         assert len(on) >= len(off) + 2  # the rule fires here, so the comparison covers it
+        # lower bout-start thresholds (first_min_*): the first strides of a slow bout are found too
+        w = generate_walk(segments=[(1.0, "still"), (12.0, "backward", 0.3, 110), (1.0, "still")],
+                          rate_hz=100.0, placement=placement, seed=0)
+        default = _compare(w.t, w.acc, w.gyr, placement, min_rows=3)
+        low = _compare(w.t, w.acc, w.gyr, placement, first_min_peak_rads=1.5, first_min_angle_rad=0.35,
+                       min_rows=10)
+        assert len(low) > len(default)
 
 
 def test_kernel_matches_reference_when_a_bout_starts_backward():

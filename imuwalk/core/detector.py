@@ -53,6 +53,12 @@ class DetectorParams:
     pair_max_gap_s: float = 3.0  # the lobe a swing is compared with ends at most this earlier
     metric: str = "sharpness"  # "sharpness" (shank), "width" (foot) or "peak": what makes the swing lobe stand out
     first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
+    #: shank: a bout's first swing lobe (nothing to compare it with yet) peaks at least this high and sweeps
+    #: at least this angle. Slow backward walking with short steps (0.3 m/s) swings the shank at 1.7–2.4
+    #: rad/s through 0.4 rad, so a bout starts a few strides late; 1.5 and 0.35 find those first strides but
+    #: also start bouts on leg movements while standing (one on the ankle log: 2.4 rad/s, 0.52 rad)
+    first_min_peak_rads: float = 2.0
+    first_min_angle_rad: float = 0.525
     tentative_wait_s: float = 0.5  # a bout's first swing waits at most this long for a better one
     #: ... but not once the IC search is over and the opposite lobe after it peaks below this share of
     #: the swing's peak (a better swing would already rise higher; 0: always wait)
@@ -149,6 +155,8 @@ class DetectorParams:
         P[K.P_AXIS_GATE] = self.axis_gate_rads
         P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
         P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
+        P[K.P_FIRST_MIN_PEAK] = self.first_min_peak_rads
+        P[K.P_FIRST_MIN_AREA] = self.first_min_angle_rad
         P[K.P_TENT_WAIT_S] = self.tentative_wait_s
         P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac

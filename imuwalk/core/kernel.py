@@ -65,7 +65,9 @@ P_WEAK_DIP = 28  # a landing dip peaking below this (rad/s) is weak (0: off) ...
 P_IC_MIN_LAG_WEAK_S = 29  # ... and then the IC is at least this long after the swing lobe ends
 P_CONTINUE_FRAC = 30  # a big lobe of the last swing's sign, no big lobe between: a swing at this share of its metric
 P_PAUSE_TENT_S = 31  # a swing whose reference lobe ended longer ago than this (a pause) is tentative (0: off)
-N_PARAMS = 32
+P_FIRST_MIN_PEAK = 32  # shank: a bout's first swing lobe peaks at least this high (rad/s) ...
+P_FIRST_MIN_AREA = 33  # ... and sweeps at least this angle (rad)
+N_PARAMS = 34
 
 # ---- state vector layout ------------------------------------------------------------------------
 S_E = 0  # 3: current axis estimate
@@ -306,7 +308,7 @@ def _end_lobe(S, P, w_now, t_now):
             ratio = 1.5
         else:
             # shank, first stride of a bout: a clearly big lobe is the swing
-            is_swing = pk >= 2.0 * P[P_MIN_PEAK] and area >= 1.5 * P[P_MIN_AREA]
+            is_swing = pk >= P[P_FIRST_MIN_PEAK] and area >= P[P_FIRST_MIN_AREA]
             tentative = True
             ratio = 1.5
         if not is_swing and P[P_CONTINUE_FRAC] > 0.0 and S[S_B_VALID] > 0.0 and S[S_B_SG] == sg \
