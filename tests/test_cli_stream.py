@@ -106,7 +106,7 @@ def runs(tmp_path_factory):
     cfg_fresh = d / "config-fresh"
     cfg_other = d / "config-other"
     r = {"dir": d, "cfg_cal": cfg_cal, "fwdbwd_h5": d / "fwdbwd.h5", "int_h5": d / "int.h5",
-         "cal_h5": d / "cal.h5"}
+         "cal_h5": d / "cal.h5", "param_h5": d / "param.h5"}
     batch1 = {
         "fwdbwd": Session(FWD_BWD, 3, ["--record", str(r["fwdbwd_h5"]), "--json"], cfg_other),
         "calibrate": Session(FORWARD, 4, ["--calibrate", "--json", "--record", str(r["cal_h5"])], cfg_cal),
@@ -120,6 +120,9 @@ def runs(tmp_path_factory):
     batch2 = {
         "stored": Session(BACKWARD, 5, ["--json"], cfg_cal),  # same device, no mount option
         "fresh": Session(BACKWARD, 5, ["--json"], cfg_fresh),
+        # a detector parameter that no swing can pass: it must reach the live detector and the file
+        "param": Session(FORWARD, 7, ["--json", "--record", str(d / "param.h5"), "--param", "max_swing_s=0.1"],
+                         cfg_other),
     }
     for s in batch2.values():
         s.start()
@@ -203,6 +206,21 @@ def test_detect_replays_the_stream_recording_exactly(runs):
     replay = json.loads(p.stdout)
     assert replay["strides"] == live["strides"]
     assert replay["summary"] == live["summary"]
+
+
+def test_param_overrides_reach_the_live_detector_and_the_recording(runs):
+    doc = _doc(runs["param_out"])
+    assert doc["source"]["detector_params"] == {"max_swing_s": 0.1}
+    assert doc["strides"] == [] and doc["link"]["samples"] > 900  # a 10 s walk, no swing passes 0.1 s
+    with Recording(runs["param_h5"]) as rec:
+        assert rec.params["max_swing_s"] == 0.1 and rec.params["min_swing_s"] == 0.08
+    env = _env(runs["dir"] / "cfg-x")
+    replay = [json.loads(subprocess.run([*CMD, "detect", str(runs["param_h5"]), "--json", *extra], env=env,
+                                        capture_output=True, text=True, timeout=120, check=True).stdout)
+              for extra in ([], ["--param", "max_swing_s=0.1"])]
+    assert len(replay[0]["strides"]) >= 6  # the defaults find the walk's strides in the same file
+    assert replay[1]["strides"] == [] and replay[1]["source"]["detector_params"] == {"max_swing_s": 0.1}
+    assert "detector_params" not in replay[0]["source"]
 
 
 def test_calibrate_stores_the_mount_of_the_device(runs):
@@ -311,6 +329,8 @@ def test_usage_errors_exit_2(tmp_path):
     _one_line(_cli("stream", "--port", "x", "--line-rate", "25", config=tmp_path), 2, "--line-rate")
     _one_line(_cli("stream", "--port", "x", "--format", "text", "--line-rate", "0", config=tmp_path), 2,
               "--line-rate")
+    _one_line(_cli("stream", "--port", "x", "--param", "max_swing=1", config=tmp_path), 2,
+              "--param max_swing: not a detector parameter; did you mean max_swing_s")
 
 
 def test_permission_denied_names_the_fix(tmp_path):

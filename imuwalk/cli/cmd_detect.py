@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk.cli.params import add_param_argument, parse_params
 from imuwalk.units import DEG2RAD, G0
 
 NAME = "detect"
@@ -29,6 +30,7 @@ EPILOG = """examples:
   imuwalk detect log.csv --placement ankle --csv > strides.csv
   imuwalk detect ankle.txt --preset mpu6050 --goal 15
   imuwalk detect log.txt --rate 100 --acc-unit m/s2 --gyr-unit rad/s   # text log without time stamps
+  imuwalk detect walk.h5 --param first_min_peak_rads=1.5 --param first_min_angle_rad=0.35
 
 output: --json prints one document {"schema", "strides": [...], "summary": {...}, "source": {...}}
 (see docs/CLI.md); --csv prints one row per stride with a header; the default is a table."""
@@ -44,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print one JSON document (strides + summary)")
     out.add_argument("--csv", action="store_true", help="print the strides as CSV (summary on stderr)")
     add_session_arguments(p)
+    add_param_argument(p)
     p.add_argument("--format", choices=("hdf5", "csv", "text", "ximu", "imuraw"), default=None,
                    help="file format (default: from the suffix/content)")
     add_reader_arguments(p)
@@ -293,6 +296,7 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
     """Read ``path`` and detect strides (HDF5: replay through the streaming detector; else batch)."""
     from imuwalk.cli.main import UsageError
 
+    overrides = parse_params(getattr(args, "param", None), ("shank", "foot"))
     path = Path(path)
     check_path(path)
     fmt = _guess_format(path, getattr(args, "format", None))
@@ -300,19 +304,20 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
     if fmt == "hdf5":
         if opts:
             raise UsageError(_not_used(CLI_NAMES[next(iter(opts))], fmt, path))
-        return _detect_hdf5(args, path)
+        return _detect_hdf5(args, path, overrides)
     blk, fmt, warnings = read_samples(args, path, fmt, opts)
     print_warnings(args, path, warnings)
     placement = args.placement or "shank"
     from imuwalk.core.detector import detect_steps
 
-    res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement)
+    res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement, **overrides)
     rows = np.asarray(res.events)
     fmt = str(blk.info.get("format") or fmt)
-    return Detected(path, fmt, placement, blk.t, blk.acc, blk.gyr, rows, warnings=warnings)
+    info = {"detector_params": overrides} if overrides else {}
+    return Detected(path, fmt, placement, blk.t, blk.acc, blk.gyr, rows, info, warnings=warnings)
 
 
-def _detect_hdf5(args: argparse.Namespace, path: Path) -> Detected:
+def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]) -> Detected:
     from imuwalk.cli.main import CliError
     from imuwalk.core.detector import StepDetector
     from imuwalk.sinks.hdf5 import Recording
@@ -331,7 +336,9 @@ def _detect_hdf5(args: argparse.Namespace, path: Path) -> Detected:
         mount = _stored_mount(rec)
         if mount is not None:
             info["mount"] = mount.to_dict()
-        det = StepDetector(placement=placement, mount=mount)
+        if overrides:
+            info["detector_params"] = overrides
+        det = StepDetector(placement=placement, mount=mount, **overrides)
         parts, ts, accs, gyrs = [], [], [], []
         src = ReplaySource(rec, realtime=False, block_s=1.0)
         with progress(args, n, f"detecting {path.name}") as advance:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from imuwalk.cli.params import add_param_argument, parse_params
+
 NAME = "evaluate"
 HELP = "score the stride detector on public datasets (F1, timing error, latency, direction, step count)"
 DESCRIPTION = (
@@ -17,6 +19,7 @@ EPILOG = (
     "examples:\n"
     "  imuwalk evaluate ipol --json\n"
     "  imuwalk evaluate ipol gaitmap marpino --csv results.csv\n"
+    "  imuwalk evaluate ankle_log marpino --param first_min_peak_rads=1.5   # a parameter override\n"
     "  imuwalk evaluate --workers 4            # local Dask cluster (pip install 'imuwalk[dask]')\n"
     "  imuwalk evaluate --scheduler tcp://host:8786"
 )
@@ -30,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler (tcp://host:port)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_param_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers: must be >= 1, got {args.workers}")
     if args.workers is not None and args.scheduler:
         raise UsageError("--workers: not allowed with --scheduler (the scheduler has its own workers)")
+    overrides = parse_params(args.param, ("shank", "foot"))
     names = list(args.datasets)
     if not names:
         from imuwalk.datasets import list_datasets
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"DATASET: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
     report = evaluate(
         names,
+        detector_kwargs=overrides or None,
         workers=args.workers,
         scheduler=args.scheduler,
         progress=False if (args.no_progress or args.json) else None,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from imuwalk.cli.cmd_detect import PLACEMENTS, add_reader_arguments, add_session_arguments, load_and_detect
+from imuwalk.cli.params import add_param_argument
 
 NAME = "report"
 HELP = "plot a recording: signals, strides, direction bouts, cadence, backward goal (PNG/PDF)"
@@ -27,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dpi", type=int, default=110, help="PNG resolution, dots per inch (default 110)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     add_session_arguments(p)
+    add_param_argument(p)
     p.add_argument("--format", choices=("hdf5", "csv", "text", "ximu", "imuraw"), default=None,
                    help="file format (default: from the suffix/content)")
     add_reader_arguments(p)

@@ -7,6 +7,8 @@ import math
 import re
 import sys
 
+from imuwalk.cli.params import add_param_argument, parse_params
+
 NAME = "stream"
 HELP = "a real sensor on a serial port: live dashboard, recording, walking direction, session summary"
 DESCRIPTION = """Open PORT (a device path or any pyserial URL), decode the imuwalk wire protocol (or text
@@ -72,6 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="text format with a coarse timestamp column (e.g. a 1-s clock): the expected line rate, "
                         "used to spread repeated stamps until the rate has been measured (default 100)")
     p.add_argument("--no-reconnect", action="store_true", help="end the session when the port goes away")
+    add_param_argument(p)
 
 
 def stride_line(r) -> str:
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if args.record is not None and not args.record.lower().endswith((".h5", ".hdf5")):
         raise UsageError(f"--record: use a .h5 file name, got {args.record!r}")
     plan = _plan(args)
+    overrides = parse_params(args.param, (args.placement,))
     try:
         import serial  # noqa: F401
     except ImportError:
@@ -168,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
                        title=f"imuwalk stream — {args.port}", plain_interval_s=10.0, on_rows=on_rows,
                        session_attrs={"kind": "stream", "port": args.port, "baud": args.baud,
                                       "format": args.format},
-                       handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level))
+                       handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
+                       detector_params=overrides)
     res = sess.run(timeout_s=args.duration)
     src = sess.source
     if src is not None and src.error_ is not None and not isinstance(src.error_, OSError):
@@ -182,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(dumps(res.document(full_link=True, extra={
             "source": {"port": args.port, "baud": args.baud, "format": args.format,
-                       "placement": args.placement, "device": meta, "device_key": res.device_id}})))
+                       "placement": args.placement, "device": meta, "device_key": res.device_id,
+                       **({"detector_params": overrides} if overrides else {})}})))
     else:
         out = sys.stdout
         s, link = res.summary, res.link

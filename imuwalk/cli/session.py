@@ -128,14 +128,15 @@ class CalibratingDetector:
     """
 
     def __init__(self, placement: str = "shank", n_strides: int = 5, *, min_quality: float = 0.3,
-                 side: str = "unknown", on_done: Callable[[Any, str | None], Any] | None = None) -> None:
+                 side: str = "unknown", on_done: Callable[[Any, str | None], Any] | None = None,
+                 detector_params: dict | None = None) -> None:
         from imuwalk.core.detector import StepDetector
 
         if not (isinstance(n_strides, int) and n_strides >= 3):
             raise ValueError(f"n_strides: expected an int >= 3, got {n_strides!r}")
         if not (0.0 <= float(min_quality) <= 1.0):
             raise ValueError(f"min_quality: expected 0..1, got {min_quality!r}")
-        self.inner = StepDetector(placement=placement, mount=None)
+        self.inner = StepDetector(placement=placement, mount=None, **(detector_params or {}))
         self.params_ = self.inner.params_
         self.n_strides = n_strides
         self.min_quality = float(min_quality)
@@ -269,7 +270,8 @@ class LiveSession:
 
     port, baud, reconnect, format, text_options: passed to SerialSource. meta: the DeviceMeta when it is
     known in advance (the demo's emulator; used as SerialSource ``default_meta`` and no META wait).
-    placement: "shank"/"ankle"/"foot". plan: :class:`MountPlan`. record: .h5 path or None; force:
+    placement: "shank"/"ankle"/"foot"; detector_params: keyword overrides of its detector parameters
+    (``--param``). plan: :class:`MountPlan`. record: .h5 path or None; force:
     overwrite it. session_attrs: extra session attributes for the file. goal_minutes: daily backward goal.
     display: "auto" (Dashboard: rich screen on a terminal, plain lines otherwise) or "none" (--json,
     --quiet). title: dashboard title. plain_interval_s: seconds between plain status lines.
@@ -286,7 +288,7 @@ class LiveSession:
                  title: str = "imuwalk", plain_interval_s: float = 5.0,
                  on_rows: Callable[[np.ndarray], Any] | None = None, handle_signals: bool = False,
                  log: Callable[[str, int], Any] | None = None, announce: bool = True,
-                 meta_notice_s: float = 3.0) -> None:
+                 meta_notice_s: float = 3.0, detector_params: dict | None = None) -> None:
         if display not in ("auto", "live", "plain", "none"):
             raise ValueError(f"display: expected 'auto', 'live', 'plain' or 'none', got {display!r}")
         self.port = port
@@ -296,6 +298,7 @@ class LiveSession:
         self.text_options = dict(text_options or {})
         self.meta = meta
         self.placement = placement
+        self.detector_params = dict(detector_params or {})
         self.plan = plan or MountPlan()
         self.record = Path(record) if record is not None else None
         self.force = force
@@ -354,7 +357,7 @@ class LiveSession:
         self.device_id = device_key(meta, plan.device)
         if plan.mode == "given":
             self.mount_info = plan.mount.to_dict()
-            return StepDetector(placement=self.placement, mount=plan.mount)
+            return StepDetector(placement=self.placement, mount=plan.mount, **self.detector_params)
         store = plan.store()
         if plan.mode == "calibrate":
             self.mount_info = {"source": "calibration", "state": "calibrating", "n_strides": plan.n_strides,
@@ -364,7 +367,8 @@ class LiveSession:
             if self.device_id is None:
                 self.log("calibration: the device sends no id; the mount is used for this session only "
                          "(give --device NAME to store it)", -1)
-            return CalibratingDetector(self.placement, plan.n_strides, on_done=self._calibrated)
+            return CalibratingDetector(self.placement, plan.n_strides, on_done=self._calibrated,
+                                       detector_params=self.detector_params)
         try:
             stored = store.get(self.device_id) if self.device_id is not None else None
         except ValueError as e:
@@ -377,12 +381,12 @@ class LiveSession:
                                "from_store": True}
             self.log(f"mount: stored for device {self.device_id} ({_axis_text(stored.right_vec)} points to "
                      f"the wearer's right; {stored.source}, {stored.n_strides} strides) from {store.path}", 0)
-            return StepDetector(placement=self.placement, mount=stored)
+            return StepDetector(placement=self.placement, mount=stored, **self.detector_params)
         self.mount_info = {"source": "auto", "device_id": self.device_id}
         who = f"device {self.device_id}" if self.device_id else "this device (no id; see --device)"
         self.log(f"mount: automatic — no stored mount for {who}; forward = the dominant swing of the first "
                  "strides (use --mount AXIS or --calibrate to fix it)", 0)
-        return StepDetector(placement=self.placement, mount=None)
+        return StepDetector(placement=self.placement, mount=None, **self.detector_params)
 
     def _calibrated(self, mount: Any, error: str | None) -> None:
         """CalibratingDetector callback: store the mount, tell the user and the recording."""

@@ -1,0 +1,65 @@
+"""``--param NAME=VALUE``: detector parameter overrides on the command line (detect, report, evaluate;
+stream in test_cli_stream.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_cli_usability import cli, walk, write_csv  # noqa: F401  (walk is a fixture)
+
+import imuwalk
+from imuwalk.cli.main import UsageError
+from imuwalk.cli.params import parse_params
+from imuwalk.sources.formats import read_file
+
+
+def test_parse_params_converts_and_checks_against_the_detector():
+    assert parse_params(None) == {}
+    assert parse_params(["gap_s=0.5", " metric = width ", "first_min_peak_rads=1.5"], ("shank", "foot")) == {
+        "gap_s": 0.5, "metric": "width", "first_min_peak_rads": 1.5}
+
+
+@pytest.mark.parametrize(("values", "needle"), [
+    (["gap_s"], "--param: expected NAME=VALUE, got 'gap_s'"),
+    (["=1"], "expected NAME=VALUE"),
+    (["gap_s="], "expected NAME=VALUE"),
+    (["gap=0.5"], "--param gap: not a detector parameter; did you mean gap_s"),
+    (["zzzz=1"], "known: "),
+    (["gap_s=fast"], "--param gap_s: expected a number, got 'fast'"),
+    (["gap_s=0.5", "gap_s=0.6"], "--param gap_s: given twice"),
+    (["gap_s=-1"], "--param gap_s: expected a finite non-negative value"),
+    (["metric=round"], "--param metric: expected 'peak', 'width' or 'sharpness'"),
+    (["hyst_rads=0"], "--param hyst_rads: must be > 0"),
+])
+def test_parse_params_refuses_bad_items_naming_them(values, needle):
+    with pytest.raises(UsageError) as e:
+        parse_params(values, ("shank", "foot"))
+    assert needle in str(e.value)
+
+
+def test_detect_csv_with_params_equals_the_api(capsys, tmp_path, walk):  # noqa: F811
+    path = write_csv(tmp_path / "w.csv", walk)
+    blk = read_file(path)
+    params = {"ic_offset_s": 0.05, "first_min_peak_rads": 6.0}
+    want = imuwalk.detect_steps(blk.t, blk.acc, blk.gyr, placement="shank", **params).events
+    default = imuwalk.detect_steps(blk.t, blk.acc, blk.gyr, placement="shank").events
+    assert len(want) != len(default) or not np.array_equal(want["t_ic"], default["t_ic"])  # the params matter
+    code, out, err = cli(capsys, "detect", path, "--json", "--param", "ic_offset_s=0.05",
+                         "--param", "first_min_peak_rads=6")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [s["t_ic"] for s in doc["strides"]] == pytest.approx(list(want["t_ic"]), abs=1e-9)
+    assert doc["source"]["detector_params"] == params
+    code, out, _ = cli(capsys, "detect", path, "--json")
+    assert "detector_params" not in json.loads(out)["source"]
+
+
+def test_detect_report_evaluate_refuse_a_bad_param_before_reading(capsys, tmp_path):
+    missing = tmp_path / "does-not-exist.csv"
+    for args in (["detect", missing], ["report", missing, "-o", tmp_path / "r.png"], ["evaluate", "ipol"]):
+        code, out, err = cli(capsys, *args, "--param", "max_swing=1")
+        assert code == 2, (args, err)
+        assert "--param max_swing: not a detector parameter; did you mean max_swing_s" in err
+        assert out == ""
