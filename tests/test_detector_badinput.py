@@ -127,9 +127,8 @@ def test_nan_timestamps_are_rejected():
         StepDetector().update(t, acc, gyr)
 
 
-BUG_HUGE = ("BUG (kernel): a finite but absurd gyro value (1e200 rad/s) overflows the axis tracker to "
-            "NaN and silently stops all detection for the rest of the stream; it should be skipped and "
-            "counted like NaN")
+# regression, fixed (kernel): a finite but absurd gyro value (1e200 rad/s) overflows the axis tracker to NaN and
+# silently stops all detection for the rest of the stream; it should be skipped and counted like NaN
 
 
 def test_absurd_finite_gyro_value_does_not_disable_detection():
@@ -331,13 +330,13 @@ def test_invalid_mount_and_axis_map():
         detect_steps(t, acc, gyr, axis_map="x,y")
 
 
-BUG_TYPE = ("BUG (detector.py DetectorParams.validate): a non-numeric value raises TypeError from "
-            "np.isfinite instead of a ValueError naming the parameter")
-BUG_OVERFLOW = ("BUG (detector.py update / kernel.step_chunk): with valid parameters min_swing_s=0, "
-                "min_stride_s=0 the kernel emits up to one row per sample, more than the n // 2 + 2 rows "
-                "the driver allocates; Numba writes past the buffer (heap corruption, process abort)")
-BUG_ZERO = ("BUG (kernel._end_lobe): min_swing_angle_rad=0 passes validation, then "
-            "q_area = area / (2 * min_area) raises ZeroDivisionError inside the kernel")
+# regression, fixed (detector.py DetectorParams.validate): a non-numeric value raises TypeError from np.isfinite
+# instead of a ValueError naming the parameter
+# regression, fixed (detector.py update / kernel.step_chunk): with valid parameters min_swing_s=0,
+# min_stride_s=0 the kernel emits up to one row per sample, more than the n // 2 + 2 rows the driver allocates;
+# Numba writes past the buffer (heap corruption, process abort)
+# regression, fixed (kernel._end_lobe): min_swing_angle_rad=0 passes validation, then q_area = area / (2 *
+# min_area) raises ZeroDivisionError inside the kernel
 
 
 @pytest.mark.parametrize("value", ["0.3", None])

@@ -1,7 +1,12 @@
 """The Numba stride kernel against its plain-Python reference (VQF-style), on real and generated gait.
 
-Two independent implementations of one algorithm must give the same stride rows: same count, times
-within 1e-9 s, every other field within 1e-9 (relative) or equal (integers, flags, NaN positions).
+Two independent implementations of the per-sample kernel (axis tracking, lobes, swing decision, contacts,
+quality, swing axis and the direction cue) must give the same stride rows: same count, times within 1e-9 s,
+every other field within 1e-9 (relative) or equal (integers, flags, NaN positions). The walking direction
+of a finished row is decided afterwards by one shared Python class, ``DirectionDecider``, from the swing axis
+and cue cross-checked here; so equal ``direction``/``direction_confidence`` fields follow from equal inputs,
+and the direction rule itself is tested against ground truth elsewhere (test_direction*.py,
+test_detector_gaits.py).
 """
 
 from __future__ import annotations

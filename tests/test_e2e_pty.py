@@ -81,7 +81,7 @@ def _check_clean_realtime(r: dict, rate_hz: float) -> None:
     assert st["samples"] == r["n_expected"] == emu.counts["samples_sent"]
     assert st["frames_lost"] == 0 and st["rejected"] == 0 and st["queue_drops"] == 0
     assert st["metas"] == emu.counts["metas"]
-    assert r["wall"] < walk.t[-1] + 8.0  # real time (the walk is sent at 1x speed)
+    # paced at 1x speed (a reader that fell behind would show above as dropped frames, not as wall time)
     assert r["wall"] > walk.t[-1] - 1.0
     t = np.concatenate([b.t for b in blocks])
     assert np.all(np.diff(t) > 0)
@@ -118,12 +118,8 @@ def test_realtime_60s_at_200hz_and_1khz_no_frame_lost():
         x.join(120)
     assert not errs, errs
     res = {rate: _check_clean_realtime(out[rate], rate) for rate in (200.0, 1000.0)}
-    bad = {rate: v for rate, v in res.items() if v[0] < 0.99}
-    if bad:
-        if all(v[1] < 0.99 for v in bad.values()):
-            # the serial path is proven lossless above; the shortfall is the detector's own on this walk
-            pytest.xfail(f"detector F1 < 0.99 on the clean walk too: {bad} (live, batch, n_det, n_true)")
-        raise AssertionError(f"F1 < 0.99 over the serial path: {bad}")
+    # (live F1, batch F1, strides detected, true strides); the detector finds every stride of this walk
+    assert all(v[0] >= 0.99 and v[1] >= 0.99 for v in res.values()), res
 
 
 def test_faults_every_corrupt_frame_rejected_and_counted():

@@ -158,24 +158,24 @@ def test_pty_survives_a_reader_that_disconnects_and_reconnects():
     emu = DeviceEmulator(t, acc, gyr, loop=True, tx_buffer=1024)
     port = emu.run_pty()
     try:
-        dec = FrameDecoder()
-        with serial.serial_for_url(port, timeout=0.2) as s:
-            time.sleep(0.5)
-            d1 = dec.feed(s.read(s.in_waiting or 1))
-        assert len(d1) > 50
-        time.sleep(2.5)  # nobody reads: the PTY buffer fills, the device drops frames instead of blocking
-        assert emu.running
-        with serial.serial_for_url(port, timeout=0.2) as s:
-            dec2 = FrameDecoder()
-            end = time.monotonic() + 0.6
+        def read_samples(n_want: int) -> int:
+            # until n_want samples are decoded (a deadline, not a throughput window: CI may be loaded)
+            dec = FrameDecoder()
             n = 0
-            while time.monotonic() < end:
-                n += len(dec2.feed(s.read(max(1, s.in_waiting))))
-        assert n > 50  # fresh data flows again
+            with serial.serial_for_url(port, timeout=0.2) as s:
+                end = time.monotonic() + 15.0
+                while n < n_want and time.monotonic() < end:
+                    n += len(dec.feed(s.read(max(1, s.in_waiting))))
+            return n
+
+        assert read_samples(50) >= 50
+        time.sleep(2.5)  # nobody reads: the device keeps sending (dropping frames once the PTY is full)
+        assert emu.running
+        assert read_samples(50) >= 50  # fresh data flows again
         assert emu.error_ is None
     finally:
         emu.stop()
-    assert not os.path.exists(port) or not emu.running
+    assert not emu.running
 
 
 def _cli(*args, **kw):
