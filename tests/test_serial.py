@@ -39,6 +39,16 @@ def _ramp(n=2000, rate=500.0):
     return t, acc, gyr
 
 
+def _wait_for(cond, timeout: float = 15.0, step: float = 0.05) -> bool:
+    """Poll ``cond()`` until it is true (True) or ``timeout`` s passed (False)."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(step)
+    return True
+
+
 def test_url_source_decodes_everything_in_order():
     t, acc, gyr = _ramp()
     emu = DeviceEmulator(t, acc, gyr, speed=50.0, offset_us=777)
@@ -89,39 +99,48 @@ def test_samples_before_meta_wait_then_convert_and_bound():
         os.close(s)
 
 
+@posix
 def test_default_meta_converts_at_once_and_flags_it():
-    from imuwalk.sources import emulator as em
-
     t, acc, gyr = _ramp(500)  # 1 s at 500 Hz: only the boot META
     emu = DeviceEmulator(t, acc, gyr)
     data = emu.to_bytes()
     cut = data.index(b"\x00", data.index(b"\x00") + 1) + 1  # drop the boot META + STATUS
-    em.register_url_handler()
-    ch = em._Channel(1 << 20)
-    ch.write(data[cut:], block=False)
-    em._CHANNELS["nometa"] = ch
+    m, s = pty.openpty()  # a device whose META never comes: its frames straight into a real PTY
+    tty.setraw(s)
     try:
-        with SerialSource("imuemu://nometa", default_meta=emu.meta) as src:
-            blocks = collect_blocks(src, 500, timeout=5)
-        assert sum(len(b) for b in blocks) == 500
+        with SerialSource(os.ttyname(s), default_meta=emu.meta) as src:
+            os.write(m, data[cut:])
+            blocks = collect_blocks(src, 500, timeout=10)
+            st = src.stats
+        assert sum(len(b) for b in blocks) == 500 and st["metas"] == 0 and st["pre_meta_dropped"] == 0
         assert all(b.info["scales"] == "default" for b in blocks)
         np.testing.assert_allclose(np.concatenate([b.acc for b in blocks]), acc, atol=G0 / 2048)
+        np.testing.assert_allclose(np.concatenate([b.t for b in blocks]), t, atol=1e-6)
     finally:
-        em._CHANNELS.pop("nometa", None)
+        os.close(m)
+        os.close(s)
 
 
+@posix
 def test_full_queue_drops_the_oldest_and_counts():
     t, acc, gyr = _ramp(3000, 1000.0)
-    emu = DeviceEmulator(t, acc, gyr, speed=20.0)
-    url = emu.run_url()
-    with SerialSource(url, queue_blocks=3, poll_interval=0.002) as src:
-        emu.wait(10)
-        time.sleep(0.3)
-        st = src.stats
-        kept = src.get_all()
-    emu.stop()
-    assert st["queue_drops"] > 0 and len(kept) == 3
+    # a TX buffer that holds the whole stream: the device never drops, so every loss is the queue's
+    emu = DeviceEmulator(t, acc, gyr, speed=4.0, tx_buffer=1 << 20)
+    port = emu.open_pty()
+    try:
+        with SerialSource(port, queue_blocks=3, poll_interval=0.002) as src:
+            emu.run_pty()  # nobody calls get(): the queue overflows
+            assert emu.wait(15) and emu.error_ is None
+            assert _wait_for(lambda: src.stats["samples"] >= 3000), src.stats
+            st = src.stats
+            kept = src.get_all()
+    finally:
+        emu.stop()
+    assert emu.counts["tx_dropped"] == 0 and emu.counts["samples_sent"] == 3000
+    assert st["queue_drops"] > 0 and len(kept) == 3 and st["frames_lost"] == 0
     assert st["queue_dropped_samples"] + sum(len(b) for b in kept) == st["samples"] == 3000
+    tt = np.concatenate([b.t for b in kept])
+    assert np.all(np.diff(tt) > 0)
     assert kept[-1].t[-1] == pytest.approx(2.999, abs=1e-6)  # the newest blocks are kept
 
 
@@ -151,14 +170,27 @@ def test_url_unplug_reconnects_and_records_the_gap():
     assert np.all(np.diff(tt) > 0) and tt[-1] == pytest.approx(t[-1], abs=1e-5)
 
 
+@posix
 def test_no_reconnect_ends_the_stream():
     t, acc, gyr = _ramp(2000, 500.0)
-    emu = DeviceEmulator(t, acc, gyr, speed=4.0, faults=Faults(disconnect_at=[(1.0, 5.0)]))
-    url = emu.run_url()
-    src = SerialSource(url, reconnect=False).start()
-    blocks = list(src)  # ends by itself when the link goes away
-    emu.stop()
-    assert src.ended and src.error_ is not None and src.stats["reconnects"] == 0
+    # real time: 1 s of wall time for the reader to get samples before the unplug, even on a busy machine
+    emu = DeviceEmulator(t, acc, gyr, speed=1.0, faults=Faults(disconnect_at=[(1.0, 5.0)]))
+    port = emu.open_pty()
+    src = SerialSource(port, reconnect=False).start()
+    blocks: list = []
+    th = threading.Thread(target=lambda: blocks.extend(src), daemon=True)  # ends when the PTY goes away
+    th.start()
+    try:
+        emu.run_pty()
+        th.join(timeout=15)
+        assert not th.is_alive(), "the stream did not end when the device was unplugged"
+        assert src.ended and not src.running  # ended by itself: stop() was not called yet
+    finally:
+        src.stop()
+        emu.stop()
+    assert emu.counts["disconnects"] == 1
+    assert src.error_ is not None and src.stats["reconnects"] == 0
+    assert len(src.gaps_) == 1 and "disconnect" in src.gaps_[0]["reason"]
     assert 0 < sum(len(b) for b in blocks) < 2000
 
 
