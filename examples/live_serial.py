@@ -26,7 +26,9 @@ def emulated_port(speed: float) -> tuple[str, object]:
     walk = generate_walk(rate_hz=100.0, placement="shank", seed=1,
                          segments=[(1.5, "still"), (8.0, "forward"), (2.0, "still"), (8.0, "backward"),
                                    (1.5, "still")])
-    emu = DeviceEmulator(walk.t, walk.acc, walk.gyr, speed=speed)
+    # a device buffer that holds the whole walk: faster than real time on a busy machine, the reader may fall
+    # behind for a moment, and a real device's small buffer would then drop frames
+    emu = DeviceEmulator(walk.t, walk.acc, walk.gyr, speed=speed, tx_buffer=1 << 20)
     return emu.open_pty(), emu
 
 

@@ -341,6 +341,8 @@ def test_disk_full_stops_cleanly_and_keeps_flushed_data(tmp_path, margin):
         assert np.array_equal(r.acc_raw, raw[: len(r), :3])
         assert np.array_equal(r.t, np.arange(len(r)) / 200.0)
         assert rep.n_samples == len(r)
+        # the summary attributes of a finalized file (docs/HDF5_FORMAT.md), here written by repair
+        assert r.attrs["n_samples"] == len(r) and r.attrs["n_gaps"] == r.link["gaps"].shape[0]
 
 
 def _session_bytes(n=1200, rate=200.0):

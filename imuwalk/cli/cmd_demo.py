@@ -112,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
                        goal_minutes=args.goal, display="auto" if show else "none", plain_interval_s=5.0,
                        log=lambda msg, level=0: info(args, msg, level=level), announce=False)
     sess.check()  # an existing --record file etc.: one line, before anything starts
-    port = emu.run_pty()
+    port = emu.open_pty()
+    # the device starts sending once the session has opened the port, so the reader sees the first sample
+    # (the detector's time base and the truth's start there, also on a machine too busy to open it at once)
+    sess.on_open = emu.run_pty
     info(args, f"emulated device streaming on {port} ({emu.rate_hz:.0f} Hz, {args.duration:g} s)", level=1)
     sess.port = port
     sess.title = f"imuwalk demo — emulated sensor on {port}"

@@ -11,8 +11,9 @@ NAME = "import"
 HELP = "convert a CSV, text, x-IMU binary or .imuraw recording into an imuwalk .h5 file"
 DESCRIPTION = (
     "Read SRC with imuwalk's file readers (CSV with a header, plain text columns, x-IMU binary, .imuraw\n"
-    "byte logs) and write it in the imuwalk HDF5 layout (docs/HDF5_FORMAT.md): raw counts when the source\n"
-    "has them, else float SI values. The result replays with `imuwalk detect FILE.h5`. Files whose\n"
+    "byte logs) and write it in the imuwalk HDF5 layout (docs/HDF5_FORMAT.md): an .imuraw log keeps the\n"
+    "device's raw counts and scales, the other formats are stored as float SI values (m/s², rad/s). The\n"
+    "result replays with `imuwalk detect FILE.h5`. Files whose\n"
     "magnitudes cannot be body motion in the units they are read with (raw counts read as g) are refused."
 )
 EPILOG = (

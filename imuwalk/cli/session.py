@@ -278,7 +278,8 @@ class LiveSession:
     on_rows: extra callback for every batch of emitted rows (e.g. per-stride lines).
     handle_signals: SIGINT/SIGTERM end the session (result.signalled) instead of KeyboardInterrupt.
     log: ``log(msg, level)`` for progress on stderr (level 0 normal, 1 verbose, -1 warnings).
-    announce: log "reading PORT ...; Ctrl-C to stop" once the port is open.
+    announce: log "reading PORT ...; Ctrl-C to stop" once the port is open. on_open: called once the port is
+    open (before any byte is read), e.g. to start an emulated device.
     """
 
     def __init__(self, port: str, *, baud: int = 921600, reconnect: bool = True, format: str = "imuwalk",
@@ -288,7 +289,8 @@ class LiveSession:
                  title: str = "imuwalk", plain_interval_s: float = 5.0,
                  on_rows: Callable[[np.ndarray], Any] | None = None, handle_signals: bool = False,
                  log: Callable[[str, int], Any] | None = None, announce: bool = True,
-                 meta_notice_s: float = 3.0, detector_params: dict | None = None) -> None:
+                 meta_notice_s: float = 3.0, detector_params: dict | None = None,
+                 on_open: Callable[[], Any] | None = None) -> None:
         if display not in ("auto", "live", "plain", "none"):
             raise ValueError(f"display: expected 'auto', 'live', 'plain' or 'none', got {display!r}")
         self.port = port
@@ -299,6 +301,7 @@ class LiveSession:
         self.meta = meta
         self.placement = placement
         self.detector_params = dict(detector_params or {})
+        self.on_open = on_open
         self.plan = plan or MountPlan()
         self.record = Path(record) if record is not None else None
         self.force = force
@@ -491,6 +494,8 @@ class LiveSession:
         det = None
         try:
             src.start()  # OSError with one clear line: unknown port, permission denied, busy
+            if self.on_open is not None:
+                self.on_open()  # e.g. the demo's emulator starts sending now: the reader sees its first byte
             if timer is not None:
                 timer.start()
             if self.announce:

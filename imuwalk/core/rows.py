@@ -36,7 +36,8 @@ STRIDE_FIELDS: list[tuple[str, str, str]] = [
 
 STRIDE_DTYPE = np.dtype([(name, kind) for name, kind, _ in STRIDE_FIELDS])
 
-#: Stride follows a gap in the data (no previous stride times).
+#: First stride of a bout: no previous stride of this leg within ``max_stride_s`` (session start, a pause, or a
+#: gap in the data), so its stride and stance times are NaN. The name is kept for compatibility.
 FLAG_AFTER_GAP = 1
 #: Direction was decided by the automatic mode (no mount given): forward = dominant swing sign.
 FLAG_AUTO_DIRECTION = 2

@@ -1492,6 +1492,8 @@ def _trim_and_mark(path: Path, method: str) -> tuple[int, int]:
         f.attrs["n_strides"] = np.int64(ns)
         if n and "t" in imu:
             f.attrs["duration_s"] = float(imu["t"][n - 1] - imu["t"][0])
+        if "link/gaps" in f:
+            f.attrs["n_gaps"] = np.int64(f["link/gaps"].shape[0])
         f.attrs["repaired_utc"] = _utcnow()
         f.attrs["repair_method"] = method
         f.flush()
