@@ -153,8 +153,10 @@ def test_demo_json_contract_and_truth(runs):
     assert abs(len(t_ic) - len(true_ic)) <= 1, (t_ic, true_ic)
     near = np.abs(t_ic[:, None] - true_ic[None, :]).argmin(axis=1)
     matched = np.abs(t_ic - true_ic[near]) < 0.15
-    assert matched.mean() >= 0.8
-    assert (dirs[matched] == true_dir[near[matched]]).mean() >= 0.75
+    # no frame is lost (asserted below), so the live rows are the batch detector's, which finds every one of
+    # these strides: at most one may differ
+    assert (~matched).sum() <= 1, (t_ic, true_ic)
+    assert (dirs[matched] != true_dir[near[matched]]).sum() <= 1, (dirs, true_dir)
     assert s["strides_forward"] + s["strides_backward"] + s["strides_other"] == len(t_ic)
     assert s["backward_minutes"] > 0 and s["goal_progress"] == pytest.approx(s["backward_minutes"] / 10.0)
     assert doc["link"]["frames_lost"] == 0 and doc["link"]["crc_errors"] == 0

@@ -160,9 +160,9 @@ def test_stream_records_and_prints_the_json_contract(runs):
     n_true = len(walk.ic)
     assert abs(len(doc["strides"]) - n_true) <= 1, (len(doc["strides"]), n_true)
     matched, dirs, true_dirs = _truth_match(doc, walk)
-    assert matched.mean() >= 0.8
+    assert (~matched).sum() <= 1  # no frame lost (below): the live rows are the batch detector's
     # automatic mode, the walk starts forward: both directions come out right, and the result says "auto"
-    assert (dirs[matched] == true_dirs[matched]).mean() >= 0.8
+    assert (dirs[matched] != true_dirs[matched]).sum() <= 1
     assert doc["summary"]["strides_forward"] >= 3 and doc["summary"]["strides_backward"] >= 3
     assert doc["mount"]["source"] == "auto" and doc["summary"]["direction_auto"] is True
     assert all(s["flags"] & FLAG_AUTO_DIRECTION for s in doc["strides"])
