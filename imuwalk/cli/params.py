@@ -12,8 +12,7 @@ import difflib
 from dataclasses import fields
 
 HELP = ("override a detector parameter (seconds and physical units; repeatable), e.g. --param "
-        "first_min_peak_rads=1.5; the names and their meaning: imuwalk/core/detector.py (DetectorParams), "
-        "docs/CLI.md")
+        "first_min_peak_rads=1.5; names, meanings and defaults: docs/PARAMETERS.md")
 
 
 def add_param_argument(p: argparse.ArgumentParser) -> None:

@@ -40,7 +40,8 @@ class DetectorParams:
 
     Defaults depend on the placement (:meth:`for_placement`); every field can be overridden.
     Checked on construction (:meth:`validate`): a bad value raises ValueError naming the field.
-    Pass one to :class:`StepDetector` / :func:`detect_steps` as ``params=``.
+    Pass one to :class:`StepDetector` / :func:`detect_steps` as ``params=``. Every field with its meaning
+    and both placements' defaults: docs/PARAMETERS.md (the comments below say the same).
     """
 
     gap_s: float = 0.3  # a pause in the samples longer than this resets the stride in progress
