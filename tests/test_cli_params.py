@@ -63,3 +63,23 @@ def test_detect_report_evaluate_refuse_a_bad_param_before_reading(capsys, tmp_pa
         assert code == 2, (args, err)
         assert "--param max_swing: not a detector parameter; did you mean max_swing_s" in err
         assert out == ""
+
+
+def test_detect_refuses_unusable_stored_params_in_one_line(capsys, tmp_path):
+    pytest.importorskip("h5py")
+    from imuwalk.sinks.hdf5 import Recorder
+    from imuwalk.sources.block import SampleBlock
+
+    p = tmp_path / "bad.h5"
+    t = np.arange(300) / 100.0
+    gyr = np.zeros((300, 3))
+    gyr[:, 1] = np.sin(t)
+    with Recorder(p, raw_log=False, placement="shank", session={"detector_params": {"gap_s": -1.0}}) as rec:
+        rec.write_block(SampleBlock(t, np.tile([0.0, 0.0, 9.81], (300, 1)), gyr))
+    code, out, err = cli(capsys, "detect", p, "--json")
+    assert code == 1 and out == ""
+    assert f"cannot replay {p}: its stored detector_params are not usable (gap_s: " in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "detect", p, "--json", "--param", "gap_s=0.3")  # the option replaces it
+    assert code == 0, err
+    assert json.loads(out)["source"]["detector_params"] == {"gap_s": 0.3}

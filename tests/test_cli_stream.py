@@ -214,13 +214,16 @@ def test_param_overrides_reach_the_live_detector_and_the_recording(runs):
     assert doc["strides"] == [] and doc["link"]["samples"] > 900  # a 10 s walk, no swing passes 0.1 s
     with Recording(runs["param_h5"]) as rec:
         assert rec.params["max_swing_s"] == 0.1 and rec.params["min_swing_s"] == 0.08
+        assert rec.session["detector_params"] == {"max_swing_s": 0.1}  # the overrides, for the replay
     env = _env(runs["dir"] / "cfg-x")
     replay = [json.loads(subprocess.run([*CMD, "detect", str(runs["param_h5"]), "--json", *extra], env=env,
                                         capture_output=True, text=True, timeout=120, check=True).stdout)
-              for extra in ([], ["--param", "max_swing_s=0.1"])]
-    assert len(replay[0]["strides"]) >= 6  # the defaults find the walk's strides in the same file
-    assert replay[1]["strides"] == [] and replay[1]["source"]["detector_params"] == {"max_swing_s": 0.1}
-    assert "detector_params" not in replay[0]["source"]
+              for extra in ([], ["--param", "max_swing_s=0.8"])]
+    # the replay applies the live run's overrides: what the live run saw
+    assert replay[0]["strides"] == doc["strides"] == [] and replay[0]["source"]["detector_params"] == {
+        "max_swing_s": 0.1}
+    # a --param of detect replaces a stored one: the default value finds the walk's strides in the same file
+    assert len(replay[1]["strides"]) >= 6 and replay[1]["source"]["detector_params"] == {"max_swing_s": 0.8}
 
 
 def test_calibrate_stores_the_mount_of_the_device(runs):

@@ -336,9 +336,15 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
         mount = _stored_mount(rec)
         if mount is not None:
             info["mount"] = mount.to_dict()
+        # the live run's --param overrides (stored with the session), then this command's
+        stored = rec.session.get("detector_params")
+        overrides = {**(stored if isinstance(stored, dict) else {}), **overrides}
         if overrides:
             info["detector_params"] = overrides
-        det = StepDetector(placement=placement, mount=mount, **overrides)
+        try:
+            det = StepDetector(placement=placement, mount=mount, **overrides)
+        except (ValueError, TypeError) as e:
+            raise CliError(f"cannot replay {path}: its stored detector_params are not usable ({e})") from None
         parts, ts, accs, gyrs = [], [], [], []
         src = ReplaySource(rec, realtime=False, block_s=1.0)
         with progress(args, n, f"detecting {path.name}") as advance:

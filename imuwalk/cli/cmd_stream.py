@@ -171,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
                        force=args.force, goal_minutes=args.goal, display=display,
                        title=f"imuwalk stream — {args.port}", plain_interval_s=10.0, on_rows=on_rows,
                        session_attrs={"kind": "stream", "port": args.port, "baud": args.baud,
-                                      "format": args.format},
+                                      "format": args.format,
+                                      **({"detector_params": overrides} if overrides else {})},
                        handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
                        detector_params=overrides)
     res = sess.run(timeout_s=args.duration)

@@ -1279,6 +1279,13 @@ class Recording:
         return self._json(self._f.attrs, "mount_json", "null")
 
     @property
+    def session(self) -> dict:
+        """Free session attributes given at recording time (``session_json``; e.g. the demo's seed, the
+        ``detector_params`` overrides of ``imuwalk stream --param``); {} when none."""
+        s = self._json(self._f.attrs, "session_json", "{}")
+        return s if isinstance(s, dict) else {}
+
+    @property
     def link(self) -> dict:
         """``gaps`` (GAP_DTYPE), ``events`` (list of dicts), ``stats`` (last link counters)."""
         gaps = self._f["link/gaps"][()] if "link/gaps" in self._f else np.zeros(0, GAP_DTYPE)
