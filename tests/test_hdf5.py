@@ -365,6 +365,23 @@ def _session_bytes(n=1200, rate=200.0):
     return data, block, meta
 
 
+def test_rebuild_from_the_raw_log_keeps_the_session_settings(tmp_path):
+    """placement, mount, detector parameters and the session attributes (a stream's --param overrides, which a
+    replay applies again) survive a rebuild from the byte log."""
+    data, block, meta = _session_bytes()
+    p = tmp_path / "r.h5"
+    session = {"kind": "stream", "detector_params": {"max_swing_s": 0.6}}
+    mount = {"right": [0.0, 1.0, 0.0], "side": "left", "source": "given", "n_strides": 0}
+    with Recorder(p, meta=meta, placement="foot", params={"k": 1}, mount=mount, session=session) as rec:
+        rec.write_block(block)
+        rec.write_raw(data)
+    rep = repair(p, from_raw=True)
+    assert rep.method == "raw"
+    with Recording(p) as r:
+        assert len(r) == len(block) and r.placement == "foot" and r.params == {"k": 1}
+        assert r.mount == mount and r.session == session
+
+
 def test_repair_rebuilds_a_destroyed_file_from_the_raw_log(tmp_path):
     data, block, meta = _session_bytes()
     p = tmp_path / "r.h5"

@@ -1590,13 +1590,14 @@ def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
         block = read_file(raw)
     except ValueError as e:
         raise RecordingError(f"cannot rebuild from {raw}: {e}") from None
-    placement = params = mount = None
+    placement = params = mount = session = None
     if like is not None:
         try:
             with _open_h5(like) as f:
                 placement = _attr(f.attrs.get("placement", "")) or None
                 params = json.loads(_attr(f.attrs.get("detector_params_json", "null")))
                 mount = json.loads(_attr(f.attrs.get("mount_json", "null")))
+                session = json.loads(_attr(f.attrs.get("session_json", "null")))
         except (OSError, ValueError, KeyError):
             pass
     rec = Recorder(
@@ -1604,6 +1605,7 @@ def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
         placement=placement,
         params=params,
         mount=mount,
+        session=session if isinstance(session, dict) else None,
         swmr=False,
         raw_log=False,
         meta=block.info.get("meta"),
