@@ -27,8 +27,8 @@ import numpy as np
 
 from imuwalk.datasets import load
 from imuwalk.evaluate import in_region
+from imuwalk.units import G0 as G
 
-G = 9.81
 REST_BEFORE_S = 0.25
 REST_GYR_RADS = 0.5
 REST_ACC_MS2 = 0.6
@@ -53,13 +53,13 @@ class Audit:
         return self.n_ref - fn, fp, fn
 
 
-def _rest(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+def _rest(acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
     return (np.linalg.norm(gyr, axis=1) < REST_GYR_RADS) & (np.abs(np.linalg.norm(acc, axis=1) - G) < REST_ACC_MS2)
 
 
 def landings(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
     """Times (s) of IMU landings: the |acc| peak ≥ IMPACT_MS2 closing a swing, with rest within 0.5 s after it."""
-    rest = _rest(t, acc, gyr)
+    rest = _rest(acc, gyr)
     g = np.linalg.norm(gyr, axis=1)
     a = np.linalg.norm(acc, axis=1)
     moving = g > SWING_GYR_RADS
@@ -80,7 +80,7 @@ def landings(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
 
 def audit(rec) -> Audit:
     t, acc, gyr = rec.t, rec.acc, rec.gyr
-    rest = _rest(t, acc, gyr)
+    rest = _rest(acc, gyr)
     ex = rec.meta.get("exclude", [])
     ref = rec.ic[in_region(rec.ic, rec.region, ex)]
     land = landings(t, acc, gyr)

@@ -28,6 +28,7 @@ def test_parse_params_converts_and_checks_against_the_detector():
     (["gap=0.5"], "--param gap: not a detector parameter; did you mean gap_s"),
     (["zzzz=1"], "known: "),
     (["gap_s=fast"], "--param gap_s: expected a number, got 'fast'"),
+    (["gap_s=0_5"], "--param gap_s: expected a number, got '0_5'"),
     (["gap_s=0.5", "gap_s=0.6"], "--param gap_s: given twice"),
     (["gap_s=-1"], "--param gap_s: expected a finite non-negative value"),
     (["metric=round"], "--param metric: expected 'peak', 'width' or 'sharpness'"),
@@ -83,3 +84,52 @@ def test_detect_refuses_unusable_stored_params_in_one_line(capsys, tmp_path):
     code, out, err = cli(capsys, "detect", p, "--json", "--param", "gap_s=0.3")  # the option replaces it
     assert code == 0, err
     assert json.loads(out)["source"]["detector_params"] == {"gap_s": 0.3}
+
+
+def _recording(path, session_json=None, session=None):
+    from imuwalk.sinks.hdf5 import Recorder
+    from imuwalk.sources.gaitgen import generate_walk
+
+    w = generate_walk(segments=[(1.0, "still"), (8.0, "forward")], rate_hz=100.0, placement="shank", seed=2)
+    from imuwalk.sources.block import SampleBlock
+
+    with Recorder(path, raw_log=False, placement="shank", session=session) as rec:
+        rec.write_block(SampleBlock(w.t, w.acc, w.gyr))
+    if session_json is not None:
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            f.attrs["session_json"] = session_json
+    return path
+
+
+def test_detect_replays_with_defaults_and_a_warning_when_the_session_attribute_is_damaged(capsys, tmp_path):
+    pytest.importorskip("h5py")
+    p = _recording(tmp_path / "dmg.h5", session_json="{not json")
+    code, out, err = cli(capsys, "detect", p, "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["strides"]) >= 5
+    assert "warning" in err and "session_json is not valid JSON" in err and "default detector parameters" in err
+
+
+def test_detect_refuses_stored_params_that_are_no_detector_parameters(capsys, tmp_path):
+    pytest.importorskip("h5py")
+    p = _recording(tmp_path / "odd.h5", session={"detector_params": {"axis_map": "x,y,z"}})
+    code, out, err = cli(capsys, "detect", p)
+    assert code == 1 and out == ""
+    assert "its stored detector_params are not usable (unknown detector parameter(s): ['axis_map']" in err
+    p = _recording(tmp_path / "list.h5", session={"detector_params": [1, 2]})
+    code, _, err = cli(capsys, "detect", p)
+    assert code == 1 and "are not a name -> value table" in err
+
+
+def test_live_session_checks_detector_params_before_the_port_is_opened(tmp_path):
+    from imuwalk.cli.main import CliError
+    from imuwalk.cli.session import LiveSession
+
+    opened = []
+    sess = LiveSession("/dev/does-not-exist", detector_params={"max_swing_s": -1.0},
+                       on_open=lambda: opened.append(1), display="none")
+    with pytest.raises(CliError, match=r"^detector_params: max_swing_s: expected a finite non-negative"):
+        sess.run(timeout_s=1.0)
+    assert opened == []

@@ -72,7 +72,7 @@ def test_first_stride_after_a_pause_and_a_change_of_direction(placement):
 
 def test_lower_bout_start_thresholds_find_the_first_slow_backward_strides():
     """The shank's first swing of a bout has nothing to be compared with and must pass
-    ``first_min_peak_rads``/``first_min_angle_rad`` (2 rad/s, 0.525 rad). At 0.3 m/s and 110 steps/min
+    ``first_min_peak_rads``/``first_min_angle_rad`` (by default 2 rad/s, 0.525 rad). At 0.3 m/s and 110 steps/min
     the swings peak at 1.7–2.4 rad/s through 0.4 rad, so the defaults lose the first strides of the bout;
     a beginner's setting of 1.5 rad/s and 0.35 rad finds them without a false stride."""
     default, _, _ = _score("shank", "backward", 0.3, 110)
@@ -80,3 +80,13 @@ def test_lower_bout_start_thresholds_find_the_first_slow_backward_strides():
                                      first_min_angle_rad=0.35)
     assert default < 0.8 and recall >= 0.95, (default, recall)
     assert precision >= 0.95 and np.mean(dirs == -1) >= 0.95
+
+
+def test_bout_start_thresholds_follow_the_swing_minimums_unless_given():
+    from imuwalk.core.detector import DetectorParams
+
+    p = DetectorParams.for_placement("shank", min_swing_peak_rads=1.5, min_swing_angle_rad=0.3)
+    assert p.first_min_peak() == 3.0 and p.first_min_angle() == pytest.approx(0.45)
+    q = DetectorParams.for_placement("shank", min_swing_peak_rads=1.5, first_min_peak_rads=1.2)
+    assert q.first_min_peak() == 1.2 and q.first_min_angle() == pytest.approx(0.525)
+    assert DetectorParams.for_placement("shank").to_vector()[32:34].tolist() == [2.0, 1.5 * 0.35]

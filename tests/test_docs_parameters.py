@@ -20,6 +20,8 @@ def _table() -> dict[str, tuple[str, str]]:
 
 
 def _same(doc: str, value: object) -> bool:
+    if value is None:  # derived from other parameters
+        return doc == "auto"
     if isinstance(value, str):
         return doc == value
     return float(doc) == float(value)

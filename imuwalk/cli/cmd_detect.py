@@ -304,7 +304,9 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
     if fmt == "hdf5":
         if opts:
             raise UsageError(_not_used(CLI_NAMES[next(iter(opts))], fmt, path))
-        return _detect_hdf5(args, path, overrides)
+        d = _detect_hdf5(args, path, overrides)
+        print_warnings(args, path, d.warnings)
+        return d
     blk, fmt, warnings = read_samples(args, path, fmt, opts)
     print_warnings(args, path, warnings)
     placement = args.placement or "shank"
@@ -319,8 +321,8 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
 
 def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]) -> Detected:
     from imuwalk.cli.main import CliError
-    from imuwalk.core.detector import StepDetector
-    from imuwalk.sinks.hdf5 import Recording
+    from imuwalk.core.detector import DetectorParams, StepDetector
+    from imuwalk.sinks.hdf5 import Recording, RecordingError
     from imuwalk.sources.replay import ReplaySource
 
     try:
@@ -337,14 +339,23 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
         if mount is not None:
             info["mount"] = mount.to_dict()
         # the live run's --param overrides (stored with the session), then this command's
-        stored = rec.session.get("detector_params")
-        overrides = {**(stored if isinstance(stored, dict) else {}), **overrides}
+        warnings: list[str] = []
+        try:
+            stored = rec.session.get("detector_params") or {}
+        except RecordingError as e:
+            stored = {}
+            warnings.append(f"{e}; replayed with the default detector parameters")
+        if not isinstance(stored, dict):
+            raise CliError(f"cannot replay {path}: its stored detector_params are not a name -> value table "
+                           f"({stored!r})")
+        overrides = {**stored, **overrides}
         if overrides:
             info["detector_params"] = overrides
         try:
-            det = StepDetector(placement=placement, mount=mount, **overrides)
-        except (ValueError, TypeError) as e:
+            params = DetectorParams.for_placement(placement, **overrides)
+        except (ValueError, TypeError, OverflowError) as e:
             raise CliError(f"cannot replay {path}: its stored detector_params are not usable ({e})") from None
+        det = StepDetector(placement=placement, mount=mount, params=params)
         parts, ts, accs, gyrs = [], [], [], []
         src = ReplaySource(rec, realtime=False, block_s=1.0)
         with progress(args, n, f"detecting {path.name}") as advance:
@@ -357,7 +368,7 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
         parts.append(det.finish())
     rows = np.concatenate(parts) if parts else np.zeros(0)
     return Detected(path, "hdf5", placement, np.concatenate(ts), np.concatenate(accs), np.concatenate(gyrs),
-                    rows, info)
+                    rows, info, warnings=warnings)
 
 
 def _stored_mount(rec):

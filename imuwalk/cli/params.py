@@ -46,6 +46,8 @@ def parse_params(values: list[str] | None, placements: tuple[str, ...] = ("shank
             out[name] = raw
         else:
             try:
+                if "_" in raw:
+                    raise ValueError(raw)  # float() reads "1_5" as 15
                 out[name] = float(raw)
             except ValueError:
                 raise UsageError(f"--param {name}: expected a number, got {raw!r}") from None

@@ -279,7 +279,8 @@ class LiveSession:
     handle_signals: SIGINT/SIGTERM end the session (result.signalled) instead of KeyboardInterrupt.
     log: ``log(msg, level)`` for progress on stderr (level 0 normal, 1 verbose, -1 warnings).
     announce: log "reading PORT ...; Ctrl-C to stop" once the port is open. on_open: called once the port is
-    open (before any byte is read), e.g. to start an emulated device.
+    open and its reader thread runs (so the reader sees every byte sent after it), e.g. to start an emulated
+    device.
     """
 
     def __init__(self, port: str, *, baud: int = 921600, reconnect: bool = True, format: str = "imuwalk",
@@ -328,11 +329,18 @@ class LiveSession:
 
     # -- checks before anything starts ----------------------------------------------------------------
     def check(self) -> None:
-        """Fail early, before the port is opened: an existing recording (without ``force``), a missing
-        or unwritable folder, an unreadable mount store. Raises CliError (one line)."""
+        """Fail early, before the port is opened: unusable ``detector_params``, an existing recording
+        (without ``force``), a missing or unwritable folder, an unreadable mount store. Raises CliError (one
+        line)."""
         import os
 
         from imuwalk.cli.main import CliError
+        from imuwalk.core.detector import DetectorParams
+
+        try:
+            DetectorParams.for_placement(self.placement, **self.detector_params)
+        except (ValueError, TypeError, OverflowError) as e:
+            raise CliError(f"detector_params: {e}") from None
 
         if self.record is not None:
             p = self.record
@@ -495,7 +503,7 @@ class LiveSession:
         try:
             src.start()  # OSError with one clear line: unknown port, permission denied, busy
             if self.on_open is not None:
-                self.on_open()  # e.g. the demo's emulator starts sending now: the reader sees its first byte
+                self.on_open()  # e.g. the demo's emulator starts sending now: the reader gets its first byte
             if timer is not None:
                 timer.start()
             if self.announce:

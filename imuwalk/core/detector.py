@@ -32,6 +32,8 @@ _EMPTY.flags.writeable = False
 IC_MODES = ("dip", "impact", "gyro_impact", "dip_peak")
 #: parameters that may be negative (offsets and lags in s)
 _SIGNED = ("ic_offset_s", "fc_offset_s", "ic_min_lag_s", "ic_min_lag_weak_s")
+#: parameters that may be None (derived from others, see their comments)
+_OPTIONAL = ("first_min_peak_rads", "first_min_angle_rad")
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,12 @@ class DetectorParams:
     metric: str = "sharpness"  # "sharpness" (shank), "width" (foot) or "peak": what makes the swing lobe stand out
     first_min_width_s: float = 0.17  # foot: a bout's first swing lobe is at least this broad (area/peak)
     #: shank: a bout's first swing lobe (nothing to compare it with yet) peaks at least this high and sweeps
-    #: at least this angle. Slow backward walking with short steps (0.3 m/s) swings the shank at 1.7–2.4
-    #: rad/s through 0.4 rad, so a bout starts a few strides late; 1.5 and 0.35 find those first strides but
-    #: also start bouts on leg movements while standing (one on the ankle log: 2.4 rad/s, 0.52 rad)
-    first_min_peak_rads: float = 2.0
-    first_min_angle_rad: float = 0.525
+    #: at least this angle (None: 2 x min_swing_peak_rads and 1.5 x min_swing_angle_rad, 2.0 and 0.525 by
+    #: default). Slow backward walking with short steps (0.3 m/s) swings the shank at 1.7–2.4 rad/s through
+    #: 0.4 rad, so a bout starts a few strides late; 1.5 and 0.35 find those first strides but also start
+    #: bouts on leg movements while standing (one on the ankle log: 2.4 rad/s, 0.52 rad)
+    first_min_peak_rads: float | None = None
+    first_min_angle_rad: float | None = None
     tentative_wait_s: float = 0.5  # a bout's first swing waits at most this long for a better one
     #: ... but not once the IC search is over and the opposite lobe after it peaks below this share of
     #: the swing's peak (a better swing would already rise higher; 0: always wait)
@@ -139,7 +142,7 @@ class DetectorParams:
             raise ValueError(f"metric: expected 'peak', 'width' or 'sharpness', got {self.metric!r}")
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name in ("metric", "ic_mode"):
+            if f.name in ("metric", "ic_mode") or (v is None and f.name in _OPTIONAL):
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
                 raise ValueError(f"{f.name}: expected a number, got {v!r}")
@@ -149,6 +152,16 @@ class DetectorParams:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be > 0, got {getattr(self, name)!r}")
 
+    def first_min_peak(self) -> float:
+        """Bout-start peak threshold in use (rad/s): ``first_min_peak_rads`` or 2 x ``min_swing_peak_rads``."""
+        v = self.first_min_peak_rads
+        return 2.0 * self.min_swing_peak_rads if v is None else float(v)
+
+    def first_min_angle(self) -> float:
+        """Bout-start angle threshold in use (rad): ``first_min_angle_rad`` or 1.5 x ``min_swing_angle_rad``."""
+        v = self.first_min_angle_rad
+        return 1.5 * self.min_swing_angle_rad if v is None else float(v)
+
     def to_vector(self) -> np.ndarray:
         P = np.zeros(K.N_PARAMS)
         P[K.P_GAP_S] = self.gap_s
@@ -156,8 +169,8 @@ class DetectorParams:
         P[K.P_AXIS_GATE] = self.axis_gate_rads
         P[K.P_AXIS_LP_HZ] = self.axis_lowpass_hz
         P[K.P_FIRST_MIN_WIDTH_S] = self.first_min_width_s
-        P[K.P_FIRST_MIN_PEAK] = self.first_min_peak_rads
-        P[K.P_FIRST_MIN_AREA] = self.first_min_angle_rad
+        P[K.P_FIRST_MIN_PEAK] = self.first_min_peak()
+        P[K.P_FIRST_MIN_AREA] = self.first_min_angle()
         P[K.P_TENT_WAIT_S] = self.tentative_wait_s
         P[K.P_MIN_STANCE_S] = self.min_stance_s
         P[K.P_TENT_PEAK_FRAC] = self.tentative_peak_frac

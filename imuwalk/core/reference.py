@@ -418,7 +418,7 @@ class ReferenceStrideDetector:
                 ratio = 1.5
             else:
                 # shank, first stride of a bout: a clearly big lobe is the swing
-                is_swing = lobe.peak >= p.first_min_peak_rads and lobe.area >= p.first_min_angle_rad
+                is_swing = lobe.peak >= p.first_min_peak() and lobe.area >= p.first_min_angle()
                 tentative = True
                 ratio = 1.5
             if (not is_swing and p.continue_frac > 0.0 and big is not None and big.sign == sg and big.is_swing
