@@ -4,6 +4,7 @@ stream in test_cli_stream.py)."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -133,3 +134,27 @@ def test_live_session_checks_detector_params_before_the_port_is_opened(tmp_path)
     with pytest.raises(CliError, match=r"^detector_params: max_swing_s: expected a finite non-negative"):
         sess.run(timeout_s=1.0)
     assert opened == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals need POSIX")
+def test_a_silent_device_gets_the_baud_hint(tmp_path):
+    """A device that sends no imuwalk frame (here: garbage, as at a wrong baud rate) gets a hint naming
+    the baud rate in use and the Arduino sketch's 115200."""
+    pytest.importorskip("serial")
+    import tty
+
+    from imuwalk.cli.session import LiveSession
+
+    m, s = os.openpty()
+    tty.setraw(s)
+    logs: list[str] = []
+    try:
+        os.write(m, bytes(range(1, 200)) * 5)  # no 0x00 delimiter: never a frame
+        sess = LiveSession(os.ttyname(s), baud=921600, display="none", announce=False, meta_notice_s=0.2,
+                           log=lambda msg, level=0: logs.append(msg))
+        sess.run(timeout_s=1.5)
+    finally:
+        os.close(m)
+        os.close(s)
+    hint = [x for x in logs if "no META frame yet" in x]
+    assert hint and "at 921600 baud" in hint[0] and "--baud 115200" in hint[0], logs

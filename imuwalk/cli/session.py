@@ -462,8 +462,9 @@ class LiveSession:
             if not src.running and not src.reconnect:
                 break
             if not told and time.monotonic() - t0 > self.meta_notice_s:
-                self.log(f"waiting for the device on {self.port} (no META frame yet: is it an imuwalk "
-                         "device at this baud rate? --format text for text-line sketches)", -1)
+                self.log(f"waiting for the device on {self.port} (no META frame yet: is it an imuwalk device "
+                         f"sending at {self.baud} baud? The Arduino sketch sends at 115200 unless built with "
+                         "another IMUWALK_BAUD: --baud 115200; --format text for text-line sketches)", -1)
                 told = True
             stop.wait(0.02)
         return src.meta_
