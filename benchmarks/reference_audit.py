@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from imuwalk.datasets import load
-from imuwalk.evaluate import in_region
+from imuwalk.datasets._loaders import _runs
+from imuwalk.evaluate import _f1, in_region
 from imuwalk.units import G0 as G
 
 REST_BEFORE_S = 0.25
@@ -53,18 +54,20 @@ class Audit:
         return self.n_ref - fn, fp, fn
 
 
-def _rest(acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-    return (np.linalg.norm(gyr, axis=1) < REST_GYR_RADS) & (np.abs(np.linalg.norm(acc, axis=1) - G) < REST_ACC_MS2)
+def _norms(acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|acc| (m/s²), |gyr| (rad/s) and the rest mask (both near their resting values), per sample."""
+    a = np.linalg.norm(acc, axis=1)
+    g = np.linalg.norm(gyr, axis=1)
+    return a, g, (g < REST_GYR_RADS) & (np.abs(a - G) < REST_ACC_MS2)
 
 
 def landings(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
     """Times (s) of IMU landings: the |acc| peak ≥ IMPACT_MS2 closing a swing, with rest within 0.5 s after it."""
-    rest = _rest(acc, gyr)
-    g = np.linalg.norm(gyr, axis=1)
-    a = np.linalg.norm(acc, axis=1)
-    moving = g > SWING_GYR_RADS
-    d = np.diff(np.r_[0, moving.astype(np.int8), 0])
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    return _landings(t, *_norms(acc, gyr))
+
+
+def _landings(t: np.ndarray, a: np.ndarray, g: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    starts, ends = _runs(g > SWING_GYR_RADS)
     out = []
     for s, e in zip(starts, ends, strict=True):
         if t[e - 1] - t[s] < SWING_MIN_S:
@@ -79,11 +82,11 @@ def landings(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
 
 
 def audit(rec) -> Audit:
-    t, acc, gyr = rec.t, rec.acc, rec.gyr
-    rest = _rest(acc, gyr)
+    t = rec.t
+    a, g, rest = _norms(rec.acc, rec.gyr)
     ex = rec.meta.get("exclude", [])
     ref = rec.ic[in_region(rec.ic, rec.region, ex)]
-    land = landings(t, acc, gyr)
+    land = _landings(t, a, g, rest)
     land = land[in_region(land, rec.region, ex)]
     at_rest, before = [], []
     for ic in ref:
@@ -113,9 +116,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{[round(x, 3) for x in a.at_rest]} (IMU landing before it: "
                       f"{[round(x, 3) for x in a.landing_before]}); IMU landings without contact: "
                       f"{[round(x, 3) for x in a.unreferenced]}")
-        tp, fp, fn = tot
+        tp, fp, fn = (int(x) for x in tot)
+        f1 = _f1(tp, fp, fn)
         print(f"{ds}: {tp + fn} contacts; best F1 of a detector reporting every landing at its time: "
-              f"{2 * tp / max(2 * tp + fp + fn, 1):.3f} (tp {tp}, fp {fp}, fn {fn})\n")
+              f"{'–' if f1 is None else f'{f1:.3f}'} (tp {tp}, fp {fp}, fn {fn})\n")
     return 0
 
 
