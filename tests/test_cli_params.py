@@ -67,33 +67,14 @@ def test_detect_report_evaluate_refuse_a_bad_param_before_reading(capsys, tmp_pa
         assert out == ""
 
 
-def test_detect_refuses_unusable_stored_params_in_one_line(capsys, tmp_path):
-    pytest.importorskip("h5py")
+def _recording(path, session_json=None, session=None):
+    """A finalized recording of a generated 8-s forward walk with the given session attributes (or a raw
+    ``session_json`` string written over them)."""
     from imuwalk.sinks.hdf5 import Recorder
     from imuwalk.sources.block import SampleBlock
-
-    p = tmp_path / "bad.h5"
-    t = np.arange(300) / 100.0
-    gyr = np.zeros((300, 3))
-    gyr[:, 1] = np.sin(t)
-    with Recorder(p, raw_log=False, placement="shank", session={"detector_params": {"gap_s": -1.0}}) as rec:
-        rec.write_block(SampleBlock(t, np.tile([0.0, 0.0, 9.81], (300, 1)), gyr))
-    code, out, err = cli(capsys, "detect", p, "--json")
-    assert code == 1 and out == ""
-    assert f"cannot replay {p}: its stored detector_params are not usable (gap_s: " in err
-    assert len(err.strip().splitlines()) == 1
-    code, out, err = cli(capsys, "detect", p, "--json", "--param", "gap_s=0.3")  # the option replaces it
-    assert code == 0, err
-    assert json.loads(out)["source"]["detector_params"] == {"gap_s": 0.3}
-
-
-def _recording(path, session_json=None, session=None):
-    from imuwalk.sinks.hdf5 import Recorder
     from imuwalk.sources.gaitgen import generate_walk
 
     w = generate_walk(segments=[(1.0, "still"), (8.0, "forward")], rate_hz=100.0, placement="shank", seed=2)
-    from imuwalk.sources.block import SampleBlock
-
     with Recorder(path, raw_log=False, placement="shank", session=session) as rec:
         rec.write_block(SampleBlock(w.t, w.acc, w.gyr))
     if session_json is not None:
@@ -102,6 +83,18 @@ def _recording(path, session_json=None, session=None):
         with h5py.File(path, "r+") as f:
             f.attrs["session_json"] = session_json
     return path
+
+
+def test_detect_refuses_unusable_stored_params_in_one_line(capsys, tmp_path):
+    pytest.importorskip("h5py")
+    p = _recording(tmp_path / "bad.h5", session={"detector_params": {"gap_s": -1.0}})
+    code, out, err = cli(capsys, "detect", p, "--json")
+    assert code == 1 and out == ""
+    assert f"cannot replay {p}: its stored detector_params are not usable (gap_s: " in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "detect", p, "--json", "--param", "gap_s=0.3")  # the option replaces it
+    assert code == 0, err
+    assert json.loads(out)["source"]["detector_params"] == {"gap_s": 0.3}
 
 
 def test_detect_replays_with_defaults_and_a_warning_when_the_session_attribute_is_damaged(capsys, tmp_path):
