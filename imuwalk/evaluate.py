@@ -27,6 +27,9 @@ Metrics per recording (keys of :attr:`EvalReport.per_recording` rows; times in m
 - ``latency_median_ms``, ``latency_p95_ms``: emission latency ``t_emit - reference IC`` over the IC pairs.
 - ``n_contacts_ref``, ``n_detected``, ``step_count_err``, ``step_count_err_pct``: detected strides with IC in
   the region versus the reference contact count (recordings that carry ``n_contacts_ref``).
+- ``missed_ic_s``, ``false_ic_s``: the events behind ``fn_50`` and ``fp_50``: reference ICs inside the region
+  left unpaired at 50 ms, and detected ICs inside it paired with nothing (lists of times, s; ``None``
+  without IC ground truth). Per recording only; the table prints them with ``--misses``.
 - ``dir_forward_acc``, ``dir_backward_acc``, ``dir_sideways_acc`` (+ ``dir_n_*``): per-stride direction
   accuracy by segment label. A detected stride is scored by the segment its ``t_ic`` falls in; expected
   ``direction``: forward → +1, backward → −1, sideways → −1 (:data:`DIRECTION_EXPECTED`);
@@ -54,6 +57,8 @@ import numpy as np
 TOLERANCES_MS: tuple[int, ...] = (30, 50, 100)
 #: Tolerance (ms) of the pairs over which timing errors and latency are computed.
 TIMING_TOLERANCE_MS: int = 100
+#: Tolerance (ms) at which the missed and false ICs of a recording are listed (the headline F1's).
+MISS_TOLERANCE_MS: int = 50
 #: Expected ``direction`` value per segment label; other labels are not scored.
 DIRECTION_EXPECTED: dict[str, int] = {"forward": 1, "backward": -1, "sideways": -1}
 #: Slack added to the tolerance for floating-point rounding, s.
@@ -164,6 +169,8 @@ class MatchCounts:
     ref_idx: np.ndarray  # scored pairs (reference inside the region)
     det_idx: np.ndarray
     errors: np.ndarray  # signed det - ref of the scored pairs, s
+    missed: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the FN: unpaired references inside, s
+    false: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the FP: unpaired detections inside, s
 
     @property
     def precision(self) -> float | None:
@@ -201,7 +208,10 @@ def score_events(
     det_paired[md] = True
     fp = int((det_in & ~det_paired).sum())
     sr, sd = mr[scored], md[scored]
-    return MatchCounts(tp, fp, fn, sr, sd, det[sd] - ref[sr])
+    ref_paired = np.zeros(ref.size, bool)
+    ref_paired[mr] = True
+    return MatchCounts(tp, fp, fn, sr, sd, det[sd] - ref[sr],
+                       missed=np.sort(ref[ref_in & ~ref_paired]), false=np.sort(det[det_in & ~det_paired]))
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -285,6 +295,7 @@ def score_recording(rec: Any, events: np.ndarray) -> RecordingScore:
     sc = RecordingScore(metrics=m)
     ref_ic = None if rec.ic is None else _as_times(rec.ic, "rec.ic")
     m["n_ref_ic"] = None if ref_ic is None else int(in_region(ref_ic, region, exclude).sum())
+    m["missed_ic_s"] = m["false_ic_s"] = None
     for tol in TOLERANCES_MS:
         if ref_ic is None:
             for k in ("tp", "fp", "fn", "precision", "recall", "f1"):
@@ -292,6 +303,8 @@ def score_recording(rec: Any, events: np.ndarray) -> RecordingScore:
             continue
         c = score_events(ref_ic, t_ic, tol / 1e3, region, exclude)
         sc.counts[tol] = (c.tp, c.fp, c.fn)
+        if tol == MISS_TOLERANCE_MS:
+            m["missed_ic_s"], m["false_ic_s"] = c.missed.tolist(), c.false.tolist()
         m[f"tp_{tol}"], m[f"fp_{tol}"], m[f"fn_{tol}"] = c.tp, c.fp, c.fn
         m[f"precision_{tol}"], m[f"recall_{tol}"], m[f"f1_{tol}"] = c.precision, c.recall, c.f1
         if tol == TIMING_TOLERANCE_MS:
@@ -300,6 +313,9 @@ def score_recording(rec: Any, events: np.ndarray) -> RecordingScore:
                 sc.latency = t_emit[c.det_idx] - ref_ic[c.ref_idx]
     if ref_ic is not None and TIMING_TOLERANCE_MS not in TOLERANCES_MS:  # pragma: no cover - constant config
         sc.ic_err = score_events(ref_ic, t_ic, TIMING_TOLERANCE_MS / 1e3, region, exclude).errors
+    if ref_ic is not None and MISS_TOLERANCE_MS not in TOLERANCES_MS:  # pragma: no cover - constant config
+        c = score_events(ref_ic, t_ic, MISS_TOLERANCE_MS / 1e3, region, exclude)
+        m["missed_ic_s"], m["false_ic_s"] = c.missed.tolist(), c.false.tolist()
     ref_fc = None if getattr(rec, "fc", None) is None else _as_times(rec.fc, "rec.fc")
     m["n_ref_fc"] = None if ref_fc is None else int(in_region(ref_fc, region, exclude).sum())
     if ref_fc is not None and t_fc is not None:
@@ -440,15 +456,16 @@ class EvalReport:
         w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+            w.writerow({k: _csv_cell(r.get(k)) for k in cols})
         text = buf.getvalue()
         if path is not None:
             with open(path, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
         return text
 
-    def to_markdown(self, per_recording: bool = True) -> str:
-        """Markdown tables: pooled (per dataset + overall), then per recording."""
+    def to_markdown(self, per_recording: bool = True, misses: bool = False) -> str:
+        """Markdown tables: pooled (per dataset + overall), then per recording; with ``misses`` a last
+        table of the missed reference ICs and false detections (s, at 50 ms) of every recording that has any."""
         lines = ["| dataset | " + " | ".join(h for _, h in _MD_COLUMNS) + " |",
                  "|---|" + "---:|" * len(_MD_COLUMNS)]
         for key, p in self.pooled.items():
@@ -460,6 +477,15 @@ class EvalReport:
                       "|---|" + "---:|" * len(cols)]
             for r in self.per_recording:
                 lines.append(f"| {r['name']} | " + " | ".join(_fmt(r.get(k), k) for k, _ in cols) + " |")
+        if misses:
+            lines += ["", f"Missed reference ICs and false detections at {MISS_TOLERANCE_MS} ms (s):", "",
+                      "| recording | missed IC | false IC |", "|---|---|---|"]
+            listed = [r for r in self.per_recording if r.get("missed_ic_s") or r.get("false_ic_s")]
+            for r in listed:
+                missed, false = (_times(r.get(k)) or "–" for k in ("missed_ic_s", "false_ic_s"))
+                lines.append(f"| {r['name']} | {missed} | {false} |")
+            if not listed:
+                lines.append("| (none) | – | – |")
         return "\n".join(lines) + "\n"
 
 
@@ -478,6 +504,18 @@ def _fmt(v: Any, key: str = "") -> str:
     if isinstance(v, float):
         return f"{v:.1f}" if key.endswith(("_ms", "_pct")) else f"{v:.3f}"
     return str(v)
+
+
+def _times(v: Any) -> str:
+    """A list of times (s) as text at ms resolution, ``"5.830 13.980"`` (``""`` when empty or None)."""
+    return " ".join(f"{x:.3f}" for x in v) if v else ""
+
+
+def _csv_cell(v: Any) -> Any:
+    """One CSV cell: None empty, a list of times space-separated (:func:`_times`)."""
+    if v is None or isinstance(v, list | tuple):
+        return _times(v)
+    return v
 
 
 def _clean(x: Any) -> Any:
@@ -588,6 +626,7 @@ class Evaluation:
             "detector_kwargs": kwargs,
             "tolerances_ms": list(TOLERANCES_MS),
             "timing_tolerance_ms": TIMING_TOLERANCE_MS,
+            "miss_tolerance_ms": MISS_TOLERANCE_MS,
             "direction_expected": dict(DIRECTION_EXPECTED),
         }
         self.report_ = EvalReport(per_recording=per, pooled=pooled, settings=settings, scores=scores)

@@ -164,12 +164,35 @@ def test_score_recording_metrics_by_hand():
     assert m["latency_median_ms"] == pytest.approx(np.median(err + 0.12) * 1e3)
     assert m["latency_p95_ms"] == pytest.approx(np.percentile(err + 0.12, 95) * 1e3)
     assert m["n_contacts_ref"] is None and m["step_count_err"] is None
+    # the events behind fn_50 / fp_50: refs 6 and 7 (60 and 90 ms off) and their detections, plus 13.3;
+    # the detection at 0.2 s lies outside the region and is not listed
+    assert m["missed_ic_s"] == [6.0, 7.0]
+    assert m["false_ic_s"] == pytest.approx([6.06, 7.09, 13.3])
+    assert len(m["missed_ic_s"]) == m["fn_50"] and len(m["false_ic_s"]) == m["fp_50"]
+
+
+def test_misses_in_the_table_csv_and_json():
+    good = recording(name="a/good", ic=[1.0, 2.0], region=(0, 5))
+    bad = recording(name="a/bad", ic=[1.0, 2.0, 3.0], region=(0, 5))
+    rep = evaluate([good, bad], detector=lambda rec: rows([1.0, 2.0] if rec.name == "a/good" else [1.0, 2.2, 3.0]))
+    md = rep.to_markdown(per_recording=False, misses=True)
+    assert "| a/bad | 2.000 | 2.200 |" in md and "a/good" not in md
+    assert "Missed reference ICs" not in rep.to_markdown()  # only on request
+    table = {r["name"]: r for r in csv.DictReader(io.StringIO(rep.to_csv()))}
+    assert table["a/bad"]["missed_ic_s"] == "2.000" and table["a/bad"]["false_ic_s"] == "2.200"
+    assert table["a/good"]["missed_ic_s"] == "" and table["overall"]["missed_ic_s"] == ""
+    doc = json.loads(rep.to_json())
+    assert doc["per_recording"][1]["missed_ic_s"] == [2.0] and doc["per_recording"][0]["false_ic_s"] == []
+    assert doc["settings"]["miss_tolerance_ms"] == 50
+    clean = evaluate([good], detector=lambda rec: rows([1.0, 2.0])).to_markdown(per_recording=False, misses=True)
+    assert "| (none) | – | – |" in clean
 
 
 def test_no_ground_truth_gives_none_and_step_count():
     rec = recording(ic=None, n_ref=20)
     m = score_recording(rec, rows(np.arange(1.0, 20.0, 1.0))).metrics  # 19 detections
     assert m["f1_50"] is None and m["ic_err_median_ms"] is None and m["latency_p95_ms"] is None
+    assert m["missed_ic_s"] is None and m["false_ic_s"] is None
     assert m["n_contacts_ref"] == 20 and m["step_count_err"] == -1
     assert m["step_count_err_pct"] == pytest.approx(-5.0)
     json.dumps(m, allow_nan=False)
@@ -318,4 +341,15 @@ def test_cli_evaluate_csv_and_unknown_dataset(gaitmap_recordings, tmp_path, caps
     table = list(csv.DictReader(out.open()))
     assert [r["scope"] for r in table] == ["recording", "recording", "pooled", "pooled"]
     assert main(["evaluate", "no_such_dataset"]) == 2  # a usage error
+    assert "unknown dataset" in capsys.readouterr().err
+    assert main(["evaluate", "gaitmap", "--misses", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Missed reference ICs and false detections at 50 ms (s):" in out
+    assert main(["evaluate", "gaitmap", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for r in doc["per_recording"]:
+        listed = [line for line in out.splitlines() if line.startswith(f"| {r['name']} |")]
+        assert len(listed) == (1 if r["missed_ic_s"] or r["false_ic_s"] else 0), r["name"]
+        assert len(r["missed_ic_s"]) == r["fn_50"] and len(r["false_ic_s"]) == r["fp_50"]
+    assert main(["evaluate", "no_such_dataset"]) == 2
     assert "unknown dataset" in capsys.readouterr().err

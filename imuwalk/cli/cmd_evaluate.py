@@ -19,6 +19,7 @@ EPILOG = (
     "examples:\n"
     "  imuwalk evaluate ipol --json\n"
     "  imuwalk evaluate ipol gaitmap marpino --csv results.csv\n"
+    "  imuwalk evaluate marpino --misses       # which reference ICs were missed, which detections were false\n"
     "  imuwalk evaluate ankle_log marpino --param first_min_peak_rads=1.5   # a parameter override\n"
     "  imuwalk evaluate --workers 4            # local Dask cluster (pip install 'imuwalk[dask]')\n"
     "  imuwalk evaluate --scheduler tcp://host:8786"
@@ -30,6 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON (pooled + per recording)")
     p.add_argument("--csv", metavar="FILE", help="also write one CSV row per recording and per pooled group")
     p.add_argument("--per-recording", action="store_true", help="table: also list every recording")
+    p.add_argument("--misses", action="store_true",
+                   help="table: also list, per recording, the reference ICs missed and the false detections "
+                        "at 50 ms (s)")
     p.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     p.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask scheduler (tcp://host:port)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -69,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:
-        sys.stdout.write(report.to_markdown(per_recording=args.per_recording))
+        sys.stdout.write(report.to_markdown(per_recording=args.per_recording, misses=args.misses))
     return 0
