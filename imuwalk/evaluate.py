@@ -20,6 +20,9 @@ For one recording and one event kind (IC or FC) and a tolerance ``tol`` (s):
 
 Metrics per recording (keys of :attr:`EvalReport.per_recording` rows; times in ms):
 
+- ``name``, ``dataset``, ``placement``, ``side``: the recording; ``n_samples``, ``duration_s``, ``rate_hz``
+  (median); ``n_ref_ic``, ``n_ref_fc``: reference events inside the region; ``n_ic_pairs``, ``n_fc_pairs``:
+  pairs the timing errors are taken over.
 - ``precision_30/50/100``, ``recall_*``, ``f1_*``, ``tp_*``, ``fp_*``, ``fn_*``: IC detection at 30/50/100 ms.
 - ``ic_err_median_ms``, ``ic_err_p95_ms``, ``ic_bias_median_ms``: absolute (and signed, detected − reference)
   IC timing error over the IC pairs matched at the timing tolerance (100 ms).
@@ -37,7 +40,14 @@ Metrics per recording (keys of :attr:`EvalReport.per_recording` rows; times in m
 
 A metric that does not apply (no ground truth of that kind) is ``None`` (JSON ``null``).
 Pooled metrics (per dataset and ``"overall"``) are micro-averages: counts are summed, timing errors are
-the median/p95 over all pairs of all recordings. Results do not depend on how the work is distributed.
+the median/p95 over all pairs of all recordings; they add ``n_recordings`` and, where step counts apply,
+``step_count_abs_err_pct_mean`` (mean of the recordings' absolute count errors, %). Results do not depend
+on how the work is distributed.
+
+The JSON document (:meth:`EvalReport.to_json`, ``imuwalk evaluate --json``): ``settings``
+(``imuwalk_version``, ``detector``, ``detector_kwargs``, ``tolerances_ms``, ``timing_tolerance_ms``,
+``miss_tolerance_ms``, ``direction_expected``), ``matching`` (this rule in one sentence), ``pooled``
+(dataset name or ``"overall"`` → pooled metrics) and ``per_recording`` (the rows above).
 """
 
 from __future__ import annotations

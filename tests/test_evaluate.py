@@ -332,6 +332,25 @@ def test_cli_evaluate_json_shape(gaitmap_recordings, capsys):
     assert doc["settings"]["tolerances_ms"] == [30, 50, 100]
 
 
+def test_every_key_of_the_json_document_is_described_in_the_module_docstring(gaitmap_recordings, capsys):
+    import re
+
+    from conftest import require_data
+
+    import imuwalk.evaluate as ev
+    from imuwalk.cli.main import main
+
+    require_data("ankle_mpu6050_fsr_steplog")  # its step count adds the step-count keys
+    assert main(["evaluate", "gaitmap", "ankle_log", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    keys = set(doc) | set(doc["settings"]) | set(doc["per_recording"][0]) | set(doc["pooled"]["overall"])
+    text = ev.__doc__
+    for k in sorted(keys):
+        generic = re.sub(r"_(30|50|100)$", "_*", re.sub(r"^dir_n_\w+$", "dir_n_*", k))
+        spelled = re.sub(r"_(30|50|100)$", "_30/50/100", k)
+        assert any(f"``{x}``" in text or f"(+ ``{x}``)" in text for x in (k, generic, spelled)), k
+
+
 def test_cli_evaluate_csv_and_unknown_dataset(gaitmap_recordings, tmp_path, capsys):
     from imuwalk.cli.main import main
 
