@@ -15,6 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
+from imuwalk._optional import MissingOptionalDependency, missing_hint
+
 #: Command modules, in the order `imuwalk --help` lists them.
 COMMANDS = ["demo", "stream", "detect", "report", "emulate", "ports", "repair", "evaluate", "import"]
 
@@ -135,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 1
+    except MissingOptionalDependency as e:
+        if args.debug:
+            raise
+        print(f"{prefix} {_one_line(e)}", file=sys.stderr)
+        return 1
     except (CliError, ValueError, OSError) as e:
         if args.debug:
             raise
@@ -143,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: still one line, traceback only with --debug
         if args.debug:
             raise
+        hint = missing_hint(e)  # an optional module imported without require(): still say which extra
+        if hint is not None:
+            print(f"{prefix} {args.command} {hint}", file=sys.stderr)
+            return 1
         print(f"{prefix} {type(e).__name__}: {_one_line(e)} (run with --debug for the traceback)",
               file=sys.stderr)
         return 1

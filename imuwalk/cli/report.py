@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imuwalk._optional import require
 from imuwalk.core.summary import SessionSummary
 
 __all__ = ["plot_report", "FORWARD_COLOR", "BACKWARD_COLOR", "OTHER_COLOR"]
@@ -57,8 +58,7 @@ def plot_report(out: str | Path, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray
     if len(t) < 2:
         raise ValueError("t: the recording has fewer than 2 samples; nothing to plot")
 
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the session report (imuwalk report)")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imuwalk._optional import require
 from imuwalk.datasets._recording import GaitRecording
 from imuwalk.sources.block import increasing_mask
 
@@ -185,7 +186,7 @@ def load_ipol(folder: Path, entry: dict) -> list[GaitRecording]:
 
 # --------------------------------------------------------------------------- gaitmap
 def _gaitmap_imu(path: Path, rate: float, side: str):
-    import pandas as pd
+    pd = require("pandas", "the gaitmap example loader")
 
     df = pd.read_csv(path, header=[0, 1], index_col=0)
     sensor = f"{side}_sensor"
@@ -196,7 +197,7 @@ def _gaitmap_imu(path: Path, rate: float, side: str):
 
 
 def _gaitmap_common(folder: Path, dataset: str, imu_file: str) -> list[GaitRecording]:
-    import pandas as pd
+    pd = require("pandas", "the gaitmap example loader")
 
     rate = 204.8
     ev = pd.read_csv(folder / "stride_events_sample.csv")
@@ -234,7 +235,7 @@ IC_STRIDE_MARGIN_S = 0.3
 
 def load_gaitmap_ic_stride(folder: Path, entry: dict) -> list[GaitRecording]:
     """gaitmap 4×10 m example at 102.4 Hz; GT = mocap IC stride borders (ic only, fc None)."""
-    import pandas as pd
+    pd = require("pandas", "the gaitmap example loader")
 
     rate = 102.4
     sb = pd.read_csv(folder / "stride_borders_sample_ic_stride.csv")
@@ -337,7 +338,7 @@ def _xlsx_fast(path: Path, sheet: str, want: list[str]) -> np.ndarray:
 
 def _xlsx_openpyxl(path: Path, sheet: str, want: list[str]) -> np.ndarray:
     """Same as :func:`_xlsx_fast` through openpyxl (slow, general)."""
-    from openpyxl import load_workbook
+    load_workbook = require("openpyxl", "reading a Marpino sheet of another layout").load_workbook
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:

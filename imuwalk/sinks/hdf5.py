@@ -5,7 +5,8 @@ raw int16 counts with NWB-style ``unit``/``conversion`` attributes when the sour
 float SI values. ``t`` (s, detector time base = device clock) is always stored so that replay feeds the
 detector exactly the times of the live run.
 
-h5py is imported inside functions (optional dependency, ``pip install imuwalk[hdf5]``).
+h5py is imported inside functions (optional dependency, ``pip install 'imuwalk[hdf5]'``; without it the
+first call raises an ImportError saying so).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk._optional import require
 from imuwalk.core.kernel import check_time
 from imuwalk.core.rows import STRIDE_DTYPE, STRIDE_FIELDS
 from imuwalk.sources.block import SampleBlock, increasing_mask
@@ -110,12 +112,17 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def _h5py():
+    """h5py, or an ImportError naming the extra that installs it."""
+    return require("h5py", "reading or writing HDF5 recordings")
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(_jsonable(obj), sort_keys=True, allow_nan=True)
 
 
 def _software() -> dict:
-    import h5py
+    h5py = _h5py()
 
     import imuwalk
 
@@ -197,7 +204,7 @@ class Recorder:
         compression: str | None = "gzip",
         check_blocks: bool = True,
     ) -> None:
-        import h5py
+        h5py = _h5py()
 
         if not (isinstance(flush_interval_s, (int, float)) and 0.0 < float(flush_interval_s) <= 3600.0):
             raise ValueError(f"flush_interval_s must be in (0, 3600] s, got {flush_interval_s!r}")
@@ -914,7 +921,7 @@ class Recorder:
         self.stats["raw_bytes"] += len(data)
 
     def _finalize(self) -> None:
-        import h5py
+        h5py = _h5py()
 
         if self._raw_fh is not None:
             self._raw_fh.close()
@@ -960,7 +967,7 @@ def _is_flag_error(e: BaseException) -> bool:
 
 def _open_h5(path: Path):
     """Open read-only; falls back to an SWMR reader for files still (or last) open for writing."""
-    import h5py
+    h5py = _h5py()
 
     if not path.exists():
         raise FileNotFoundError(f"recording {path} does not exist")
@@ -1453,7 +1460,7 @@ class RepairReport:
 
 
 def _readable(path: Path) -> tuple[bool, str]:
-    import h5py
+    h5py = _h5py()
 
     try:
         with h5py.File(path, "r") as f:
@@ -1472,7 +1479,7 @@ def _readable(path: Path) -> tuple[bool, str]:
 
 def _trim_and_mark(path: Path, method: str) -> tuple[int, int]:
     """Cut sample columns to their common length; record the repair in the root attributes."""
-    import h5py
+    h5py = _h5py()
 
     with h5py.File(path, "a") as f:
         imu = f["imu"]
@@ -1511,7 +1518,7 @@ def _trim_and_mark(path: Path, method: str) -> tuple[int, int]:
 def _skip_bad_times(path: Path) -> int:
     """Finalized files: remove the samples whose ``t`` is NaN/inf from every sample column (in place).
     Returns how many were removed."""
-    import h5py
+    h5py = _h5py()
 
     with h5py.File(path, "a") as f:
         imu = f["imu"]
@@ -1532,7 +1539,7 @@ def _skip_bad_times(path: Path) -> int:
 
 def _copy_out(src: Path, dst: Path) -> None:
     """Copy every readable dataset prefix and attribute from ``src`` (SWMR reader) into a new ``dst``."""
-    import h5py
+    h5py = _h5py()
 
     with h5py.File(src, "r", swmr=True) as fi, h5py.File(dst, "w", libver=("v110", "v110")) as fo:
         for k, v in fi.attrs.items():

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk._optional import require
 from imuwalk.units import DEG2RAD, G0
 
 __all__ = ["DeviceEmulator", "Faults", "default_walk", "URL_SCHEME", "acc_lsb_per_g", "gyr_lsb_per_dps"]
@@ -267,7 +268,7 @@ def _make_url_module() -> types.ModuleType:
 
 def register_url_handler() -> None:
     """Make ``serial.serial_for_url("imuemu://NAME")`` open in-process emulator channels."""
-    import serial
+    serial = require("serial", "the emulator's pyserial URL (imuemu://)")
 
     key = f"{__name__}.protocol_{URL_SCHEME}"
     if key not in sys.modules:

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk._optional import require
 from imuwalk.sources.block import SampleBlock
 
 __all__ = ["SerialSource", "TextClock", "run_stream", "open_port_error_message"]
@@ -326,6 +327,7 @@ class SerialSource:
 
             opts = {k: v for k, v in self.text_options.items() if k not in ("rate_hz", "nominal_rate_hz")}
             self._txt = TextLineDecoder(**opts)
+        require("serial", "imuwalk.SerialSource (reading a serial port)")
         port = self._resolve()
         try:
             self._ser = self._open(port)
