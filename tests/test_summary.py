@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -182,3 +183,16 @@ def test_result_document_contract():
         result_document(rows, extra={"summary": {}})
     with pytest.raises(ValueError, match="rows"):
         result_document(np.zeros(3))
+
+
+def test_summaries_compare_equal_with_nan_fields_on_every_python():
+    empty = summarize(empty_rows(0), goal_minutes=10)
+    assert math.isnan(empty.cadence_forward_spm) and math.isnan(empty.t_first_s)
+    assert empty == summarize(empty_rows(0), goal_minutes=10)
+    assert not (empty != summarize(empty_rows(0), goal_minutes=10))
+    # a NaN that is a different object: equality must not rest on identity (Python 3.13's generated
+    # dataclass __eq__ compares with ==, which would make these two summaries differ)
+    fresh = dataclasses.replace(empty, cadence_forward_spm=float("nan"))
+    assert fresh.cadence_forward_spm is not empty.cadence_forward_spm and fresh == empty
+    assert empty != summarize(empty_rows(0), goal_minutes=5)  # one field differs
+    assert empty != "not a summary"

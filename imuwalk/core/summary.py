@@ -24,7 +24,7 @@ Rules (the same for :func:`summarize` on a whole recording and :class:`SummaryTr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,13 @@ _DIR_NAMES = {1: "forward", -1: "backward", 0: "other"}
 def direction_name(direction: int) -> str:
     """'forward' (+1), 'backward' (-1) or 'other' (0)."""
     return _DIR_NAMES[int(direction)]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``, with NaN equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -109,6 +116,16 @@ class SessionSummary:
     #: True when any stride's direction came from the automatic mode (forward = dominant swing sign)
     direction_auto: bool = False
     extra: dict = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, a NaN equal to a NaN (the cadences and times of a session without strides).
+
+        Written out because the generated ``__eq__`` differs between Pythons: up to 3.12 it compares field
+        tuples (where the same NaN object equals itself), from 3.13 field by field with ``==`` (NaN ≠ NaN).
+        """
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
 
     @property
     def strides(self) -> int:
