@@ -7,9 +7,11 @@ Threading model: one daemon reader thread owns the port. It reads whatever is bu
 ``time.monotonic_ns()``, calls the raw-bytes hook, decodes, converts and appends one SampleBlock per read
 to a bounded queue. The consumer never blocks the reader: when the queue is full the **oldest** block is
 dropped and counted (``stats["queue_drops"]``, ``stats["queue_dropped_samples"]``); a consumer that keeps
-up never loses anything. After a read the thread sleeps ``poll_interval`` s (default 20 ms) so that bytes
-accumulate: ~50 larger reads/s instead of one per frame, which keeps the whole 1 kHz serial→stride path
-under 5 % of a core (per-read overhead dominates); it adds at most that much latency.
+up never loses anything. After a read the thread sleeps ``poll_interval`` s (default 30 ms) so that bytes
+accumulate: ~33 larger reads/s instead of one per frame. Per-read overhead dominates the cost of the whole
+1 kHz serial→stride path: about 0.9 ms of CPU per read, most of it Python code running cold after the
+sleep (benchmarks/bench_serial_path.py, 2-core AMD EPYC: 4.3 % of a core at 20 ms, 3.1 % at 30 ms, 2.3 % at
+40 ms). It adds at most ``poll_interval`` to the latency.
 
 Time base (docs/ARCHITECTURE.md): ``t = (t_dev_us - t_dev_us_first) / 1e6`` on the device clock, made
 monotonic across 32-bit wraps and device resets by the decoder. ``t_host_ns`` is the monotonic time of the
@@ -212,7 +214,7 @@ class SerialSource:
     baud : baud rate (ignored by USB CDC devices and PTYs).
     reconnect : keep retrying after a disconnect (every ``retry_interval`` s) instead of ending.
     queue_blocks : queue capacity in blocks (one block per read, ~``poll_interval`` s of data; the
-        default 1024 holds ~20 s).
+        default 1024 holds ~30 s).
     read_size : largest read in bytes.
     format : "imuwalk" (the wire protocol) or "text" (lines decoded by
         :class:`~imuwalk.sources.formats.TextLineDecoder`, options in ``text_options``; time from
@@ -237,7 +239,7 @@ class SerialSource:
                  default_meta: Any = None, pre_meta_samples: int = 100_000,
                  port_resolver: Callable[[], str] | None = None,
                  on_raw: Callable[[bytes, int], None] | None = None, retry_interval: float = 0.5,
-                 poll_interval: float = 0.02, timeout: float = 0.05, serial_kwargs: dict | None = None):
+                 poll_interval: float = 0.03, timeout: float = 0.05, serial_kwargs: dict | None = None):
         if not isinstance(port, str) or not port:
             raise ValueError(f"port: expected a non-empty device path or pyserial URL, got {port!r}")
         if not (isinstance(baud, int) and baud > 0):
