@@ -43,7 +43,7 @@ def test_side_by_side(benchmark, ds, folder, placement):
     def run_all():
         return [imuwalk_detector(r) for r in recs]
 
-    benchmark.pedantic(run_all, rounds=3, iterations=1)
+    benchmark.pedantic(run_all, rounds=20, warmup_rounds=2, iterations=1)  # ~1 ms a round: 3 were noise
     imu_us = benchmark.stats.stats.median / n * 1e6
     imu, _, _ = run_group(recs, imuwalk_detector, 1)
     sp, sp_s, _ = run_group(recs, scipy_peak_detector, 1)
