@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -96,16 +97,20 @@ def test_cpu_cost_at_1khz(benchmark, tmp_path):
     time: 1.5 s of warm-up (the first flush creates the file layout, a one-time cost reported apart),
     then 10 s measured. The recorder is configured as a live session configures it: the pipeline's gate
     has already checked the blocks (``check_blocks=False``); checking them again costs ~0.3 % more."""
+    from imuwalk.sources.serial import SerialSource
+
     rate, warm_s, secs = 1000.0, 1.5, 10.0
-    blocks = make_blocks(int(rate * (warm_s + secs)), 20, rate)  # 50 blocks/s, like a serial reader
-    n_warm = int(warm_s * rate / 20)
+    # one block per read of a serial reader with its default poll_interval (30 ms: 30 samples, 33 blocks/s)
+    per = round(inspect.signature(SerialSource).parameters["poll_interval"].default * rate)
+    blocks = make_blocks(int(rate * (warm_s + secs)), per, rate)
+    n_warm = int(warm_s * rate / per)
     k = [0]
 
     def run():
         p = tmp_path / f"cpu{k[0]}.h5"
         k[0] += 1
         rec = Recorder(p, flush_interval_s=1.0, raw_log=True, check_blocks=False)
-        raw = b"\x00" * (24 * 20)
+        raw = b"\x00" * (24 * per)
         w0 = time.monotonic()
         c0 = time.process_time()
         for i, b in enumerate(blocks):
@@ -116,7 +121,7 @@ def test_cpu_cost_at_1khz(benchmark, tmp_path):
                 wcpu0 = rec.stats["write_cpu_s"]
             rec.write_block(b)
             rec.write_raw(raw)
-            due = w0 + (i + 1) * 20 / rate
+            due = w0 + (i + 1) * per / rate
             d = due - time.monotonic()
             if d > 0:
                 time.sleep(d)
