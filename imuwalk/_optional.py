@@ -2,10 +2,11 @@
 
 The core (``imuwalk.detect_steps``, ``StepDetector``, ``summarize``) needs only numpy, scipy and numba.
 Everything else is an extra; when one is missing, the error names the feature, the package and the
-``pip install`` line instead of a bare ``No module named 'h5py'``:
+``pip install`` line instead of a bare ``No module named 'h5py'``::
 
->>> h5py = require("h5py", "HDF5 recording")      # ImportError if absent:
-... # HDF5 recording needs h5py: pip install 'imuwalk[hdf5]'
+    h5py = require("h5py", "reading or writing HDF5 recordings")
+    # without h5py: MissingOptionalDependency (an ImportError):
+    # reading or writing HDF5 recordings needs h5py: pip install 'imuwalk[hdf5]'
 """
 
 from __future__ import annotations
