@@ -36,24 +36,26 @@ class MissingOptionalDependency(ImportError):
     """An optional dependency of the feature in use is not installed (the message says which and how)."""
 
 
-def missing_hint(exc: BaseException) -> str | None:
-    """``"needs h5py: pip install 'imuwalk[hdf5]'"`` when ``exc`` is a missing optional module, else None."""
+def missing_hint(exc: BaseException, extra: str | None = None) -> str | None:
+    """``"needs h5py: pip install 'imuwalk[hdf5]'"`` when ``exc`` is a missing optional module, else None.
+    ``extra``: name this extra instead of the module's own (a command that needs several, e.g. ``cli``)."""
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     known = EXTRAS.get(exc.name.split(".")[0])
     if known is None:
         return None
-    package, extra = known
-    return f"needs {package}: pip install 'imuwalk[{extra}]'"
+    package, own = known
+    return f"needs {package}: pip install 'imuwalk[{extra or own}]'"
 
 
-def require(module: str, what: str) -> ModuleType:
+def require(module: str, what: str, extra: str | None = None) -> ModuleType:
     """Import ``module``; if it (an optional dependency) is missing, raise :class:`MissingOptionalDependency`
-    saying that ``what`` needs it and which extra installs it. Other import errors propagate unchanged."""
+    saying that ``what`` needs it and which extra installs it (``extra``, else the module's own). Other import
+    errors propagate unchanged."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        hint = missing_hint(exc)
+        hint = missing_hint(exc, extra)
         if hint is None:
             raise
         raise MissingOptionalDependency(f"{what} {hint}", name=exc.name) from exc

@@ -63,6 +63,8 @@ from typing import Any
 
 import numpy as np
 
+from imuwalk._optional import require
+
 #: Tolerances (ms) at which IC precision/recall/F1 are reported.
 TOLERANCES_MS: tuple[int, ...] = (30, 50, 100)
 #: Tolerance (ms) of the pairs over which timing errors and latency are computed.
@@ -668,10 +670,8 @@ class Evaluation:
         return out
 
     def _run_dask(self, recs: list, kwargs: dict) -> list[RecordingScore]:
-        try:
-            from distributed import Client, LocalCluster, as_completed
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("Dask scale-out needs the optional extra: pip install 'imuwalk[dask]'") from e
+        distributed = require("distributed", "Dask scale-out")
+        Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
         cluster = None
         own_client = True
         if self.scheduler is not None and not isinstance(self.scheduler, str):

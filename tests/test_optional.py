@@ -101,3 +101,20 @@ def test_serial_source_without_pyserial_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "serial", None)
     with pytest.raises(ImportError, match=r"SerialSource .* needs pyserial: pip install 'imuwalk\[serial\]'"):
         SerialSource("/dev/ttyUSB9").start()
+
+
+def test_command_prechecks_name_the_extra_before_any_work(monkeypatch, capsys, tmp_path):
+    """demo, stream and report check their optional packages first (through require), with the command's
+    extra: the same one-line error and exit 1 as before, and no file written."""
+    monkeypatch.setitem(sys.modules, "serial", None)
+    code, out, err = _cli(capsys, "stream", "--port", "/dev/ttyUSB9", "--record", tmp_path / "s.h5")
+    assert (code, out) == (1, "")
+    assert err == "imuwalk stream: error: stream needs pyserial: pip install 'imuwalk[cli]'\n"
+    code, out, err = _cli(capsys, "demo", "--record", tmp_path / "d.h5", "--json")
+    assert code == 1 and "demo needs " in err and "pip install 'imuwalk[cli]'" in err, err
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, out, err = _cli(capsys, "report", tmp_path / "missing.csv", "-o", tmp_path / "r.png")
+    assert code == 1 and err == "imuwalk report: error: report needs matplotlib: pip install 'imuwalk[plot]'\n"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(MissingOptionalDependency, match=r"^x needs pyserial: pip install 'imuwalk\[cli\]'$"):
+        require("serial", "x", extra="cli")

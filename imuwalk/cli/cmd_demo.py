@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from imuwalk._optional import require
+
 NAME = "demo"
 HELP = "no hardware needed: emulated sensor walking forward and backward, live dashboard, recording"
 DESCRIPTION = """Start the built-in device emulator on a pseudo-terminal (a synthetic walk with forward and
@@ -77,11 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--goal: expected a positive number of minutes, got {args.goal:g}")
     if not (0 <= args.seed < 2**32):
         raise UsageError(f"--seed: expected an integer 0..4294967295, got {args.seed}")
-    try:
-        import h5py  # noqa: F401
-        import serial  # noqa: F401
-    except ImportError as e:
-        raise CliError(f"demo needs the cli extra ({e.name} missing): pip install 'imuwalk[cli]'") from None
+    require("h5py", "demo", extra="cli")
+    require("serial", "demo", extra="cli")
     if not args.json:
         try:
             import rich  # noqa: F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from imuwalk._optional import require
 from imuwalk.cli.cmd_detect import PLACEMENTS, add_reader_arguments, add_session_arguments, load_and_detect
 from imuwalk.cli.params import add_param_argument
 
@@ -35,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imuwalk.cli.main import CliError, UsageError, check_output, info
+    from imuwalk.cli.main import UsageError, check_output, info
     from imuwalk.core.summary import summarize
 
     out = Path(args.output)
@@ -44,10 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not 10 <= args.dpi <= 1200:
         raise UsageError(f"--dpi: expected 10..1200, got {args.dpi}")
     check_output(out, args.force)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise CliError("report needs matplotlib: pip install 'imuwalk[plot]'") from None
+    require("matplotlib", "report")  # before any data is read
     d = load_and_detect(args, args.file)
     summary = summarize(d.rows, goal_minutes=args.goal, pause_s=args.pause)
     from imuwalk.cli.report import plot_report

@@ -7,6 +7,7 @@ import math
 import re
 import sys
 
+from imuwalk._optional import require
 from imuwalk.cli.params import add_param_argument, parse_params
 
 NAME = "stream"
@@ -135,15 +136,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--record: use a .h5 file name, got {args.record!r}")
     plan = _plan(args)
     overrides = parse_params(args.param, (args.placement,))
-    try:
-        import serial  # noqa: F401
-    except ImportError:
-        raise CliError("stream needs pyserial: pip install 'imuwalk[cli]'") from None
+    require("serial", "stream", extra="cli")
     if args.record is not None:
-        try:
-            import h5py  # noqa: F401
-        except ImportError:
-            raise CliError("--record needs h5py: pip install 'imuwalk[cli]'") from None
+        require("h5py", "--record", extra="cli")
 
     from imuwalk.cli.session import LiveSession, describe_mount
 

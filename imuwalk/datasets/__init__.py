@@ -15,6 +15,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from imuwalk._optional import require
 from imuwalk._paths import data_root
 from imuwalk.datasets._recording import GaitRecording
 
@@ -116,10 +117,7 @@ def fetch(name: str) -> Path:
     local = data_root() / entry["local_dir"]
     if _complete(local, entry):
         return local
-    try:
-        import pooch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("fetch() needs pooch: pip install 'imuwalk[data]'") from exc
+    pooch = require("pooch", "fetch()")
     dest = _cache_root() / entry["local_dir"]
     created = [d for d in (dest, *dest.parents) if not d.exists()]  # removed again when left empty
     try:

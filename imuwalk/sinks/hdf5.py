@@ -1425,10 +1425,7 @@ class Recording:
 
     def to_pandas(self):
         """DataFrame indexed by ``t`` (s) with acc_x..z (m/s²), gyr_x..z (rad/s) and the clock columns."""
-        try:
-            import pandas as pd
-        except ImportError as e:  # pragma: no cover - pandas is in the test extra
-            raise ImportError("Recording.to_pandas() needs pandas: pip install imuwalk[data]") from e
+        pd = require("pandas", "Recording.to_pandas()")
         cols: dict[str, np.ndarray] = {}
         acc, gyr = self.acc, self.gyr
         for i, ax in enumerate("xyz"):
