@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--record: use a .h5 file name, got {args.record!r}")
     plan = _plan(args)
     overrides = parse_params(args.param, (args.placement,))
+    params_info = {"detector_params": overrides} if overrides else {}  # for the JSON document's source
     require("serial", "stream", extra="cli")
     if args.record is not None:
         require("h5py", "--record", extra="cli")
@@ -166,8 +167,7 @@ def run(args: argparse.Namespace) -> int:
                        force=args.force, goal_minutes=args.goal, display=display,
                        title=f"imuwalk stream — {args.port}", plain_interval_s=10.0, on_rows=on_rows,
                        session_attrs={"kind": "stream", "port": args.port, "baud": args.baud,
-                                      "format": args.format,
-                                      **({"detector_params": overrides} if overrides else {})},
+                                      "format": args.format},
                        handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
                        detector_params=overrides)
     res = sess.run(timeout_s=args.duration)
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         print(dumps(res.document(full_link=True, extra={
             "source": {"port": args.port, "baud": args.baud, "format": args.format,
                        "placement": args.placement, "device": meta, "device_key": res.device_id,
-                       **({"detector_params": overrides} if overrides else {})}})))
+                       **params_info}})))
     else:
         out = sys.stdout
         s, link = res.summary, res.link

@@ -272,7 +272,8 @@ class LiveSession:
     known in advance (the demo's emulator; used as SerialSource ``default_meta`` and no META wait).
     placement: "shank"/"ankle"/"foot"; detector_params: keyword overrides of its detector parameters
     (``--param``). plan: :class:`MountPlan`. record: .h5 path or None; force:
-    overwrite it. session_attrs: extra session attributes for the file. goal_minutes: daily backward goal.
+    overwrite it. session_attrs: extra session attributes for the file (``detector_params`` is added to them
+    when given). goal_minutes: daily backward goal.
     display: "auto" (Dashboard: rich screen on a terminal, plain lines otherwise) or "none" (--json,
     --quiet). title: dashboard title. plain_interval_s: seconds between plain status lines.
     on_rows: extra callback for every batch of emitted rows (e.g. per-stride lines).
@@ -326,6 +327,13 @@ class LiveSession:
         self._raw_lock = threading.Lock()
         self._raw_buf: list[bytes] | None = [] if self.record is not None else None
         self._signalled = False
+
+    def _session_record(self) -> dict:
+        """Session attributes for the recording: ``session_attrs`` plus the ``detector_params`` overrides
+        (which ``imuwalk detect`` applies again when it replays the file)."""
+        if not self.detector_params:
+            return self.session_attrs
+        return {**self.session_attrs, "detector_params": dict(self.detector_params)}
 
     # -- checks before anything starts ----------------------------------------------------------------
     def check(self) -> None:
@@ -516,7 +524,7 @@ class LiveSession:
 
                 try:
                     rec = Recorder(self.record, meta=meta, placement=self.placement, mount=dict(self.mount_info),
-                                   params=getattr(det, "params_", None), session=self.session_attrs,
+                                   params=getattr(det, "params_", None), session=self._session_record(),
                                    overwrite=self.force, check_blocks=False)  # the pipeline's gate checked them
                 except (FileExistsError, FileNotFoundError, PermissionError) as e:
                     raise CliError(str(e)) from None
