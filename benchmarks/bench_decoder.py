@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 
@@ -61,9 +59,7 @@ def test_decoder_throughput_4k_reads(benchmark, stream):
 def test_decoder_1khz_read_cost(benchmark):
     """One read of a live 1 kHz stream (SerialSource's default poll_interval of data): the decoder's share of
     the per-read cost (hot; bench_serial_path measures the whole path)."""
-    from imuwalk.sources.serial import SerialSource
-
-    poll = inspect.signature(SerialSource).parameters["poll_interval"].default
+    from imuwalk.sources.serial import POLL_INTERVAL_S as poll
     frames = round(poll * 1000)
     data = _stream(frames)
     dec = P.FrameDecoder()

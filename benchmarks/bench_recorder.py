@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 
 import numpy as np
@@ -97,11 +96,11 @@ def test_cpu_cost_at_1khz(benchmark, tmp_path):
     time: 1.5 s of warm-up (the first flush creates the file layout, a one-time cost reported apart),
     then 10 s measured. The recorder is configured as a live session configures it: the pipeline's gate
     has already checked the blocks (``check_blocks=False``); checking them again costs ~0.3 % more."""
-    from imuwalk.sources.serial import SerialSource
+    from imuwalk.sources.serial import POLL_INTERVAL_S
 
     rate, warm_s, secs = 1000.0, 1.5, 10.0
     # one block per read of a serial reader with its default poll_interval (30 ms: 30 samples, 33 blocks/s)
-    per = round(inspect.signature(SerialSource).parameters["poll_interval"].default * rate)
+    per = round(POLL_INTERVAL_S * rate)
     blocks = make_blocks(int(rate * (warm_s + secs)), per, rate)
     n_warm = int(warm_s * rate / per)
     k = [0]

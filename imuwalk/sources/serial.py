@@ -54,6 +54,9 @@ import numpy as np
 from imuwalk._optional import require
 from imuwalk.sources.block import SampleBlock
 
+#: default ``poll_interval`` of :class:`SerialSource`, s (module doc: why 30 ms)
+POLL_INTERVAL_S = 0.03
+
 __all__ = ["SerialSource", "TextClock", "run_stream", "open_port_error_message"]
 
 
@@ -239,7 +242,7 @@ class SerialSource:
                  default_meta: Any = None, pre_meta_samples: int = 100_000,
                  port_resolver: Callable[[], str] | None = None,
                  on_raw: Callable[[bytes, int], None] | None = None, retry_interval: float = 0.5,
-                 poll_interval: float = 0.03, timeout: float = 0.05, serial_kwargs: dict | None = None):
+                 poll_interval: float = POLL_INTERVAL_S, timeout: float = 0.05, serial_kwargs: dict | None = None):
         if not isinstance(port, str) or not port:
             raise ValueError(f"port: expected a non-empty device path or pyserial URL, got {port!r}")
         if not (isinstance(baud, int) and baud > 0):
