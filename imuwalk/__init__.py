@@ -28,6 +28,7 @@ _LAZY = {
     "SampleBlock": "imuwalk.sources.block",
     "g_to_ms2": "imuwalk.units",
     "dps_to_rads": "imuwalk.units",
+    "warm_up": "imuwalk.warmup",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
@@ -51,3 +52,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from imuwalk.core.direction import Mount, MountStore  # noqa: F401
     from imuwalk.core.rows import STRIDE_DTYPE  # noqa: F401
     from imuwalk.core.summary import SessionSummary, SummaryTracker, summarize  # noqa: F401
+    from imuwalk.warmup import warm_up  # noqa: F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -222,7 +223,10 @@ def test_dashboard_in_real_terminal(runs):
     assert runs.tty_done.read_text().strip() == "0"
     live = [s for s in runs.screens[:-1] if "Now walking" in s]
     assert live, "no live dashboard frame seen:\n" + "\n----\n".join(runs.screens)
-    mid = live[len(live) // 2]
+    # frames once samples flow (a loaded machine may show the waiting screen for a while first)
+    flowing = [s for s in live if re.search(r"rate\s+\d", s)]
+    assert flowing, "no dashboard frame with link data:\n" + "\n----\n".join(live)
+    mid = flowing[len(flowing) // 2]
     for text in ("Forward", "Backward", "cadence", "Backward goal", "rate", "frames lost", "CRC errors",
                  "reconnects", "Recording", "samples", "Ctrl-C"):
         assert text in mid, f"{text!r} not on screen:\n{mid}"

@@ -100,9 +100,10 @@ def run(args: argparse.Namespace) -> int:
                          segments=demo_segments(args.duration), seed=args.seed)
     # The emulated sensor sits in gaitgen's leg frame: +y points to the wearer's right.
     mount = Mount(right="+y", side=walk.side, source="given")
-    from imuwalk.core.detector import warm_up
+    from imuwalk.warmup import warm_up
 
-    warm_up()  # compile/load the kernels before the emulated device starts its clock
+    # compile/load every kernel (detector, decoder, the emulator's encoder) before the device starts its clock
+    warm_up(on_slow=lambda: info(args, "compiling the detector (first run after install; cached afterwards)"))
     emu = DeviceEmulator.from_walk(walk)
     show = not args.json and args.verbosity >= 0
     sess = LiveSession("", meta=emu.meta, reconnect=False, placement="shank",

@@ -159,9 +159,10 @@ def run(args: argparse.Namespace) -> int:
             for r in rows:
                 print(stride_line(r), flush=True)
 
-    from imuwalk.core.detector import warm_up
+    from imuwalk.warmup import warm_up
 
-    warm_up()  # compile/load the kernels before the port is opened
+    # compile/load every kernel (detector, decoder) before the port is opened
+    warm_up(on_slow=lambda: info(args, "compiling the detector (first run after install; cached afterwards)"))
     sess = LiveSession(args.port, baud=args.baud, reconnect=not args.no_reconnect, format=args.format,
                        text_options=text_opts, placement=args.placement, plan=plan, record=args.record,
                        force=args.force, goal_minutes=args.goal, display=display,

@@ -322,9 +322,10 @@ class SerialSource:
                                "create a new SerialSource")
         if self._thread is not None:
             return self
-        from imuwalk.sources.protocol import ClockMapper, FrameDecoder
+        from imuwalk.sources.protocol import ClockMapper, FrameDecoder, warm_up
 
         self.clock_ = ClockMapper()
+        warm_up()  # the decoder's kernels, before the port is open: never compiled on the first bytes
         if self.format == "imuwalk":
             self._dec = FrameDecoder(keep_other_seqs=True)
         else:
