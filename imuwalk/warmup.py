@@ -7,8 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+#: what the CLI tells a user when :func:`warm_up` is slow (a first run after an install compiles)
+SLOW_MESSAGE = "preparing the detector (the first run after an install compiles it, about 20 s)"
 
-def warm_up(on_slow: Callable[[], Any] | None = None, slow_after_s: float = 1.0) -> float:
+
+def warm_up(on_slow: Callable[[], Any] | None = None, slow_after_s: float = 2.0) -> float:
     """Compile (first run after install) or load from the cache (later runs) the kernels a live session
     uses: the step detector's, the direction decision's and the wire protocol's (encoder, decoder, clock
     mapper). Call it before opening a port: on a fresh install compiling takes 10-30 s, which a reader

@@ -231,6 +231,22 @@ def test_open_errors_are_one_clear_line():
         SerialSource("")
 
 
+def test_check_port_fails_early_without_opening(tmp_path):
+    from imuwalk.sources.serial import check_port
+
+    with pytest.raises(OSError, match="does not exist.*imuwalk ports"):
+        check_port(str(tmp_path / "ttyNOPE"))
+    dev = tmp_path / "ttyHERE"
+    dev.write_bytes(b"")
+    check_port(str(dev))  # present and read-write: passes
+    for url in ("loop://", "socket://localhost:7", "imuemu://nobody", ""):
+        check_port(url)  # URLs: opening them tells
+    if os.geteuid() != 0:  # root may open any file (the CLI test drops its capabilities)
+        dev.chmod(0)
+        with pytest.raises(OSError, match="permission denied.*dialout"):
+            check_port(str(dev))
+
+
 def test_run_stream_drives_the_detector_like_batch():
     from imuwalk.sources.emulator import default_walk
 
@@ -267,6 +283,8 @@ def test_stream_command_json_until_sigint():
     p = _cli("stream", "--port", port, "--json")
     try:
         line = p.stderr.readline()  # printed once the port is open and Ctrl-C is handled
+        if line.startswith("preparing the detector"):  # a slow warm-up (first run, or a loaded machine) says so
+            line = p.stderr.readline()
         assert line.startswith("reading"), line
         emu.run_pty()
         time.sleep(3.0)

@@ -100,10 +100,6 @@ def run(args: argparse.Namespace) -> int:
                          segments=demo_segments(args.duration), seed=args.seed)
     # The emulated sensor sits in gaitgen's leg frame: +y points to the wearer's right.
     mount = Mount(right="+y", side=walk.side, source="given")
-    from imuwalk.warmup import warm_up
-
-    # compile/load every kernel (detector, decoder, the emulator's encoder) before the device starts its clock
-    warm_up(on_slow=lambda: info(args, "compiling the detector (first run after install; cached afterwards)"))
     emu = DeviceEmulator.from_walk(walk)
     show = not args.json and args.verbosity >= 0
     sess = LiveSession("", meta=emu.meta, reconnect=False, placement="shank",
@@ -112,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
                        goal_minutes=args.goal, display="auto" if show else "none", plain_interval_s=5.0,
                        log=lambda msg, level=0: info(args, msg, level=level), announce=False)
     sess.check()  # an existing --record file etc.: one line, before anything starts
+    from imuwalk.warmup import SLOW_MESSAGE, warm_up
+
+    # every kernel (detector, decoder, the emulator's encoder), before the device starts its clock
+    warm_up(on_slow=lambda: info(args, SLOW_MESSAGE))
     port = emu.open_pty()
     # the device starts sending once the session has opened the port, so the reader sees the first sample
     # (the detector's time base and the truth's start there, also on a machine too busy to open it at once)

@@ -159,10 +159,6 @@ def run(args: argparse.Namespace) -> int:
             for r in rows:
                 print(stride_line(r), flush=True)
 
-    from imuwalk.warmup import warm_up
-
-    # compile/load every kernel (detector, decoder) before the port is opened
-    warm_up(on_slow=lambda: info(args, "compiling the detector (first run after install; cached afterwards)"))
     sess = LiveSession(args.port, baud=args.baud, reconnect=not args.no_reconnect, format=args.format,
                        text_options=text_opts, placement=args.placement, plan=plan, record=args.record,
                        force=args.force, goal_minutes=args.goal, display=display,
@@ -171,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
                                       "format": args.format},
                        handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
                        detector_params=overrides)
+    sess.check()  # a missing port, an existing --record file, ...: one line, before the warm-up
+    from imuwalk.warmup import SLOW_MESSAGE, warm_up
+
+    warm_up(on_slow=lambda: info(args, SLOW_MESSAGE))  # every kernel, before the port is opened
     res = sess.run(timeout_s=args.duration)
     src = sess.source
     if src is not None and src.error_ is not None and not isinstance(src.error_, OSError):

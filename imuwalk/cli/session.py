@@ -338,12 +338,13 @@ class LiveSession:
     # -- checks before anything starts ----------------------------------------------------------------
     def check(self) -> None:
         """Fail early, before the port is opened: unusable ``detector_params``, an existing recording
-        (without ``force``), a missing or unwritable folder, an unreadable mount store. Raises CliError (one
-        line)."""
+        (without ``force``), a missing or unwritable folder, an unreadable mount store (CliError, one line),
+        a device path that does not exist or this user may not open (OSError, one line)."""
         import os
 
         from imuwalk.cli.main import CliError
         from imuwalk.core.detector import DetectorParams
+        from imuwalk.sources.serial import check_port
 
         try:
             DetectorParams.for_placement(self.placement, **self.detector_params)
@@ -365,6 +366,7 @@ class LiveSession:
                 self.plan.store().devices()
             except ValueError as e:
                 raise CliError(str(e)) from None
+        check_port(self.port)
 
     # -- mount resolution -----------------------------------------------------------------------------
     def _build_detector(self, meta: Any):

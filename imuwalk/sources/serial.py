@@ -43,6 +43,7 @@ A frame cut by the unplug is counted as a rejected frame.
 from __future__ import annotations
 
 import errno
+import os
 import threading
 import time
 from collections import deque
@@ -72,6 +73,19 @@ def open_port_error_message(port: str, exc: BaseException) -> str:
     if en == errno.EBUSY or "[Errno 16]" in text:
         return f"port {port!r} is busy (another program has it open)"
     return f"cannot open port {port!r}: {text}"
+
+
+def check_port(port: str) -> None:
+    """Fail early, without opening it, if the local device path ``port`` does not exist or this user may
+    not read and write it: OSError with the line :func:`open_port_error_message` gives. pyserial URLs
+    (``socket://``, ``rfc2217://``, ``loop://``, ...) and Windows names (``COM3``) pass unchecked: opening
+    them tells."""
+    if not port or "://" in port or os.name == "nt":
+        return
+    if not os.path.exists(port):
+        raise OSError(open_port_error_message(port, FileNotFoundError(errno.ENOENT, "No such file", port)))
+    if not os.access(port, os.R_OK | os.W_OK):
+        raise OSError(open_port_error_message(port, PermissionError(errno.EACCES, "Permission denied", port)))
 
 
 def _stamp_resolution_guess(stamp: float) -> float:
