@@ -754,6 +754,9 @@ class DeviceEmulator:
     def _start(self, write, unplug, replug, block: bool) -> None:
         if self._thread is not None:
             raise RuntimeError("the emulator is already streaming")
+        from imuwalk.sources.protocol import warm_up
+
+        warm_up()  # the encoder kernel, before the emulated device clock starts (a first run compiles it)
         self._reset_state()
         self.log_.clear()
         self._rng = np.random.default_rng(self.faults.seed)
