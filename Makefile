@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m compileall -q imuwalk  # an editable install leaves the bytecode to the first import
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
