@@ -329,7 +329,9 @@ class SerialSource:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SerialSource:
         """Open the port (raises OSError with one clear line if it cannot) and start the reader thread.
-        Calling it again while running does nothing; after :meth:`stop` it raises RuntimeError (a stopped
+        The decoder's kernels are compiled or loaded first (seconds on the first run after an install,
+        milliseconds later), so the reader never leaves the port unread while compiling. Calling it again
+        while running does nothing; after :meth:`stop` it raises RuntimeError (a stopped
         source cannot be restarted: make a new SerialSource)."""
         if self._stop.is_set():
             raise RuntimeError(f"SerialSource({self.port!r}) was stopped and cannot be restarted; "
