@@ -316,6 +316,43 @@ def test_unknown_port_is_one_line(tmp_path):
     _one_line(p, 1, "does not exist", "imuwalk ports")
 
 
+def _port(device: str, vid: int | None, likely: str | None = None) -> dict:
+    return {"device": device, "description": "USB serial" if vid else "n/a", "hwid": "n/a", "vid": vid,
+            "pid": 0x43 if vid else None, "serial_number": None, "manufacturer": None, "likely": likely}
+
+
+def test_pick_port_without_port_argument():
+    from imuwalk.cli.cmd_ports import pick_port
+
+    ttys = _port("/dev/ttyS0", None)
+    acm = _port("/dev/ttyACM0", 0x2341, "Arduino")
+    usb = _port("/dev/ttyUSB0", 0x067B)  # a USB-serial chip not on the likely list
+    esp = _port("/dev/ttyACM1", 0x303A, "Espressif")
+    assert pick_port([ttys, usb])["device"] == "/dev/ttyUSB0"  # the one USB port, likely or not
+    assert pick_port([usb, acm, ttys])["device"] == "/dev/ttyACM0"  # the one likely board among several
+    with pytest.raises(ValueError, match="no USB serial port found.*--port"):
+        pick_port([ttys])
+    with pytest.raises(ValueError, match="no USB serial port found"):
+        pick_port([])
+    with pytest.raises(ValueError, match=r"several serial ports .*/dev/ttyACM0, /dev/ttyACM1.*--port"):
+        pick_port([acm, esp, usb])  # two likely boards: names those two
+    with pytest.raises(ValueError, match=r"\(/dev/ttyUSB0, /dev/ttyUSB1\)"):
+        pick_port([usb, _port("/dev/ttyUSB1", 0x067B)])
+
+
+def test_stream_without_port_and_no_sensor_plugged_in_is_one_line(tmp_path):
+    from imuwalk.cli.cmd_ports import list_ports
+
+    if list_ports():
+        pytest.skip("a USB serial port is present on this machine: stream would read it")
+    f = tmp_path / "w.h5"
+    p = _cli("stream", "--record", str(f), "--duration", "1", config=tmp_path)
+    _one_line(p, 1, "no USB serial port found", "--port")
+    assert not f.exists()
+    p = _cli("stream", "--port", "auto", "--duration", "1", config=tmp_path)
+    _one_line(p, 1, "no USB serial port found")
+
+
 def test_unreadable_mount_store_is_one_line(tmp_path):
     (tmp_path / "mounts.json").write_text("{not json")
     p = _cli("stream", "--port", str(tmp_path / "ttyNOPE"), config=tmp_path)

@@ -12,7 +12,8 @@ description and USB ids. Likely IMU boards (USB CDC / common USB-serial chips) a
 EPILOG = """examples:
   imuwalk ports
   imuwalk ports --json
-  imuwalk stream --port /dev/ttyACM0      # then read one"""
+  imuwalk stream --port /dev/ttyACM0      # then read one
+  imuwalk stream                          # or let it pick the one USB serial port plugged in"""
 
 #: USB vendor ids of boards and USB-serial chips an IMU logger typically uses.
 LIKELY_VIDS = {0x2341: "Arduino", 0x2A03: "Arduino", 0x239A: "Adafruit", 0x303A: "Espressif",
@@ -38,6 +39,23 @@ def list_ports(include_all: bool = False) -> list[dict]:
                     "likely": LIKELY_VIDS.get(p.vid) if p.vid is not None else None})
     out.sort(key=lambda d: (d["likely"] is None, d["device"]))
     return out
+
+
+def pick_port(ports: list[dict]) -> dict:
+    """The port ``imuwalk stream`` reads when no ``--port`` is given (or ``--port auto``): the one port with
+    a USB id, or else the one likely IMU board among several (see :data:`LIKELY_VIDS`). ``ports``: what
+    :func:`list_ports` returns. Raises ValueError with one line naming the candidates when it cannot tell."""
+    usb = [d for d in ports if d["vid"] is not None]
+    if len(usb) == 1:
+        return usb[0]
+    likely = [d for d in usb if d["likely"]]
+    if len(likely) == 1:
+        return likely[0]
+    if not usb:
+        raise ValueError("no USB serial port found: plug the sensor in, or pass --port "
+                         "(`imuwalk ports --all` lists every port)")
+    names = ", ".join(d["device"] for d in (likely or usb))
+    raise ValueError(f"several serial ports could be the sensor ({names}): choose one with --port")
 
 
 def run(args: argparse.Namespace) -> int:

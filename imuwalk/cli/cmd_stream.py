@@ -32,6 +32,7 @@ Which way is forward:
 With --json nothing else is printed on stdout: one JSON document at the end,
 {"strides": [...], "summary": {...}, "link": {...}, "recording": {...}, "mount": {...}, "source": {...}}."""
 EPILOG = """examples:
+  imuwalk stream --record walk.h5                       # the one USB serial port plugged in
   imuwalk stream --port /dev/ttyACM0 --record walk.h5
   imuwalk stream --port /dev/ttyACM0 --calibrate          # once per sensor: walk forward at the start
   imuwalk stream --port /dev/ttyACM0 --record treadmill.h5 --goal 15   # later: uses the stored mount
@@ -47,7 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     matcher = getattr(p, "_negative_number_matcher", None)
     if matcher is not None:
         p._negative_number_matcher = re.compile(f"(?:{matcher.pattern})|^-[xyzXYZ]$")
-    p.add_argument("--port", required=True, metavar="PORT", help="serial port or pyserial URL (see `imuwalk ports`)")
+    p.add_argument("--port", default="auto", metavar="PORT",
+                   help="serial port or pyserial URL (see `imuwalk ports`); default 'auto': the one USB serial "
+                        "port plugged in (or the one likely IMU board among several)")
     p.add_argument("--baud", type=int, default=921600, metavar="N", help="baud rate (default 921600)")
     p.add_argument("--placement", choices=("shank", "ankle", "foot"), default="shank",
                    help="where the sensor is worn (default shank)")
@@ -138,6 +141,15 @@ def run(args: argparse.Namespace) -> int:
     overrides = parse_params(args.param, (args.placement,))
     params_info = {"detector_params": overrides} if overrides else {}  # for the JSON document's source
     require("serial", "stream", extra="cli")
+    if args.port == "auto":
+        from imuwalk.cli.cmd_ports import list_ports, pick_port
+
+        try:
+            chosen = pick_port(list_ports(include_all=True))
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        args.port = chosen["device"]
+        info(args, f"using {args.port} ({chosen['description']}; --port chooses another)")
     if args.record is not None:
         require("h5py", "--record", extra="cli")
 
