@@ -37,11 +37,11 @@ def _f1(ref, det, tol=0.05):
 
 
 def _session(rate_hz: float, duration_s: float, *, faults=None, speed=1.0, link=None, seed=0,
-             drift_ppm=0.0, timeout_s=None) -> dict:
+             drift_ppm=0.0, timeout_s=None, resolver=None) -> dict:
     walk = default_walk(rate_hz, duration_s, "shank", seed)
     emu = DeviceEmulator.from_walk(walk, faults=faults, speed=speed, drift_ppm=drift_ppm, offset_us=12_345)
     path = emu.open_pty(link=link)
-    src = SerialSource(path, reconnect=True)
+    src = SerialSource(path, reconnect=True, port_resolver=None if resolver is None else resolver(emu))
     det = StepDetector(placement="shank")
     blocks = []
     done = threading.Event()
@@ -169,6 +169,53 @@ def _non_sample_seqs(emu: DeviceEmulator, first: int, last: int) -> np.ndarray:
     allseq = np.arange(s[0] if s[0] < first else first, max(last, s[-1]) + 1)
     seqs = np.setdiff1d(allseq, s)
     return seqs[(seqs >= first) & (seqs <= last)]
+
+
+def test_board_back_as_another_node_is_found_again():
+    """`imuwalk stream` without --port: after an unplug the board may come back as another node (the kernel
+    gives /dev/ttyACM1 while /dev/ttyACM0 is still held). The resolver finds it by its USB ids; here the
+    "USB" listing is the emulator's current PTY, and an fd kept open on the first node forces a new one."""
+    from imuwalk.cli.cmd_ports import same_board
+
+    board = {"device": "", "vid": 0x2E8A, "pid": 0x000A, "serial_number": "E660C0D1C7"}
+    held: list[int] = []
+
+    def resolver(emu):
+        board["device"] = emu.port
+        held.append(os.open(emu.port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK))  # the stale node stays taken
+        listing = [{"device": "/dev/ttyS0", "vid": None, "pid": None, "serial_number": None}]
+        return same_board(dict(board), list_fn=lambda: [*listing, {**board, "device": emu.port}])
+
+    _warm_up()
+    try:
+        r = _session(200.0, 9.0, faults=Faults(disconnect_at=[(3.0, 1.5)]), resolver=resolver)
+    finally:
+        for fd in held:
+            os.close(fd)
+    st, emu, src = r["stats"], r["emu"], r["src"]
+    assert emu.counts["disconnects"] == 1 and st["reconnects"] == 1
+    assert emu.port != board["device"] and src.stats["port"] == emu.port  # read on from the new node
+    t = np.concatenate([b.t for b in r["blocks"]])
+    assert t[-1] > 8.5 and np.any(r["rows"]["t_ic"] > 6.0)  # kept going to the end of the walk
+
+
+def test_same_board_resolver_choices():
+    from imuwalk.cli.cmd_ports import same_board
+
+    a = {"device": "/dev/ttyACM0", "vid": 0x2341, "pid": 0x43, "serial_number": "A1"}
+    other = {"device": "/dev/ttyACM5", "vid": 0x2341, "pid": 0x43, "serial_number": "B2"}
+    now: list = []
+    res = same_board(a, list_fn=lambda: now)
+    assert res() == "/dev/ttyACM0"  # absent: the old node (opening fails, the source retries)
+    now[:] = [other, {**a, "device": "/dev/ttyACM1"}]
+    assert res() == "/dev/ttyACM1"  # back under another node; the other board is not taken
+    now[:] = [{**a, "device": "/dev/ttyACM1"}, a]
+    assert res() == "/dev/ttyACM0"  # its old node when present
+
+    def broken():
+        raise OSError("udev busy")
+
+    assert same_board(a, list_fn=broken)() == "/dev/ttyACM0"
 
 
 def test_unplug_mid_stream_reconnects_and_keeps_going(tmp_path):

@@ -58,6 +58,27 @@ def pick_port(ports: list[dict]) -> dict:
     raise ValueError(f"several serial ports could be the sensor ({names}): choose one with --port")
 
 
+def same_board(chosen: dict, list_fn=None):
+    """A ``port_resolver`` for SerialSource: the device node of the board ``chosen`` (a :func:`list_ports`
+    dict) as it is plugged in now: same USB vendor/product id and serial number, preferring its old node.
+    A board unplugged and plugged back may come back as another node (/dev/ttyACM0 -> /dev/ttyACM1 while the
+    old one is still held). Returns the old node when the board is absent (opening it then fails and the
+    source retries). ``list_fn``: the port lister (default :func:`list_ports`)."""
+    key = (chosen["vid"], chosen["pid"], chosen["serial_number"])
+    lister = list_fn or list_ports
+
+    def resolve() -> str:
+        try:
+            now = [d for d in lister() if (d["vid"], d["pid"], d["serial_number"]) == key]
+        except Exception:  # enumeration failed (e.g. udev busy): try the old node
+            return chosen["device"]
+        if not now or any(d["device"] == chosen["device"] for d in now):
+            return chosen["device"]
+        return now[0]["device"] if len(now) == 1 else chosen["device"]  # two identical boards: keep the node
+
+    return resolve
+
+
 def run(args: argparse.Namespace) -> int:
     ports = list_ports(args.all)
     if args.json:

@@ -141,14 +141,16 @@ def run(args: argparse.Namespace) -> int:
     overrides = parse_params(args.param, (args.placement,))
     params_info = {"detector_params": overrides} if overrides else {}  # for the JSON document's source
     require("serial", "stream", extra="cli")
+    resolver = None
     if args.port == "auto":
-        from imuwalk.cli.cmd_ports import list_ports, pick_port
+        from imuwalk.cli.cmd_ports import list_ports, pick_port, same_board
 
         try:
             chosen = pick_port(list_ports(include_all=True))
         except ValueError as e:
             raise CliError(str(e)) from None
         args.port = chosen["device"]
+        resolver = same_board(chosen)  # after an unplug: the same board, whatever node it comes back as
         info(args, f"using {args.port} ({chosen['description']}; --port chooses another)")
     if args.record is not None:
         require("h5py", "--record", extra="cli")
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
                        session_attrs={"kind": "stream", "port": args.port, "baud": args.baud,
                                       "format": args.format},
                        handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
-                       detector_params=overrides)
+                       detector_params=overrides, port_resolver=resolver)
     sess.check()  # a missing port, an existing --record file, ...: one line, before the warm-up
     from imuwalk.warmup import SLOW_MESSAGE, warm_up
 

@@ -268,8 +268,10 @@ class SessionResult:
 class LiveSession:
     """Run one live session from a serial port (see the module doc).
 
-    port, baud, reconnect, format, text_options: passed to SerialSource. meta: the DeviceMeta when it is
-    known in advance (the demo's emulator; used as SerialSource ``default_meta`` and no META wait).
+    port, baud, reconnect, format, text_options, port_resolver: passed to SerialSource (``port_resolver``
+    names the port to reopen after an unplug, e.g. a board that came back as another /dev node).
+    meta: the DeviceMeta when it is known in advance (the demo's emulator; used as SerialSource
+    ``default_meta`` and no META wait).
     placement: "shank"/"ankle"/"foot"; detector_params: keyword overrides of its detector parameters
     (``--param``). plan: :class:`MountPlan`. record: .h5 path or None; force:
     overwrite it. session_attrs: extra session attributes for the file (``detector_params`` is added to them
@@ -292,10 +294,12 @@ class LiveSession:
                  on_rows: Callable[[np.ndarray], Any] | None = None, handle_signals: bool = False,
                  log: Callable[[str, int], Any] | None = None, announce: bool = True,
                  meta_notice_s: float = 3.0, detector_params: dict | None = None,
-                 on_open: Callable[[], Any] | None = None) -> None:
+                 on_open: Callable[[], Any] | None = None,
+                 port_resolver: Callable[[], str] | None = None) -> None:
         if display not in ("auto", "live", "plain", "none"):
             raise ValueError(f"display: expected 'auto', 'live', 'plain' or 'none', got {display!r}")
         self.port = port
+        self.port_resolver = port_resolver
         self.baud = baud
         self.reconnect = reconnect
         self.format = format
@@ -490,7 +494,8 @@ class LiveSession:
 
         self.check()
         src = SerialSource(self.port, self.baud, reconnect=self.reconnect, format=self.format,
-                           text_options=self.text_options, default_meta=self.meta, on_raw=self._on_raw)
+                           text_options=self.text_options, default_meta=self.meta, on_raw=self._on_raw,
+                           port_resolver=self.port_resolver)
         self.source = src
         stop = threading.Event()
         old_handlers: dict = {}
