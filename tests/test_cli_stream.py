@@ -340,6 +340,25 @@ def test_pick_port_without_port_argument():
         pick_port([usb, _port("/dev/ttyUSB1", 0x067B)])
 
 
+def test_ports_marks_what_stream_reads(monkeypatch, capsys):
+    """The table and --json of `imuwalk ports` mark the port `stream` reads without --port (this machine has no
+    USB port, so the listing is given)."""
+    import imuwalk.cli.cmd_ports as cmd
+    from imuwalk.cli.main import main
+
+    listing = [_port("/dev/ttyACM0", 0x2341, "Arduino"), _port("/dev/ttyUSB0", 0x067B)]
+    monkeypatch.setattr(cmd, "list_ports", lambda include_all=False: [dict(d) for d in listing])
+    assert main(["ports"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "reads this one without --port" in lines[0] and "without --port" not in lines[1], lines
+    assert main(["ports", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["stream_default"] for d in doc] == [True, False]
+    listing.append(_port("/dev/ttyACM1", 0x303A, "Espressif"))  # two likely boards: stream cannot tell
+    assert main(["ports", "--json"]) == 0
+    assert not any(d["stream_default"] for d in json.loads(capsys.readouterr().out))
+
+
 def test_stream_without_port_and_no_sensor_plugged_in_is_one_line(tmp_path):
     from imuwalk.cli.cmd_ports import list_ports
 

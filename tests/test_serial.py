@@ -311,7 +311,18 @@ def test_stream_command_unknown_port_and_ports_command():
     assert p.returncode == 0 and out.strip()
     p = _cli("ports", "--json", "--all")
     out, _ = p.communicate(timeout=30)
-    assert isinstance(json.loads(out), list)
+    ports = json.loads(out)
+    assert isinstance(ports, list)
+    keys = {"device", "description", "hwid", "vid", "pid", "serial_number", "manufacturer", "likely",
+            "stream_default"}
+    assert all(set(d) == keys for d in ports), ports
+    from imuwalk.cli.cmd_ports import pick_port
+
+    try:
+        want = pick_port(ports)["device"]
+    except ValueError:
+        want = None
+    assert [d["device"] for d in ports if d["stream_default"]] == ([want] if want else [])
 
 
 def test_decoder_sees_what_the_reader_sees():

@@ -8,7 +8,8 @@ import json
 NAME = "ports"
 HELP = "list candidate serial ports (USB serial adapters, Arduino/ESP32 boards)"
 DESCRIPTION = """List the serial ports present (via pyserial's serial.tools.list_ports) with their
-description and USB ids. Likely IMU boards (USB CDC / common USB-serial chips) are listed first."""
+description and USB ids. Likely IMU boards (USB CDC / common USB-serial chips) are listed first; the port
+`imuwalk stream` reads without --port is marked (--json: "stream_default": true)."""
 EPILOG = """examples:
   imuwalk ports
   imuwalk ports --json
@@ -81,6 +82,12 @@ def same_board(chosen: dict, list_fn=None):
 
 def run(args: argparse.Namespace) -> int:
     ports = list_ports(args.all)
+    try:
+        default = pick_port(ports)["device"]
+    except ValueError:
+        default = None
+    for d in ports:
+        d["stream_default"] = d["device"] == default  # what `imuwalk stream` without --port reads
     if args.json:
         print(json.dumps(ports, indent=2))
         return 0
@@ -90,5 +97,6 @@ def run(args: argparse.Namespace) -> int:
     for d in ports:
         ids = f"{d['vid']:04x}:{d['pid']:04x}" if d["vid"] is not None else "-"
         hint = f"  [{d['likely']}]" if d["likely"] else ""
-        print(f"{d['device']}\t{ids}\t{d['description']}{hint}")
+        mark = "  <- `imuwalk stream` reads this one without --port" if d["stream_default"] else ""
+        print(f"{d['device']}\t{ids}\t{d['description']}{hint}{mark}")
     return 0
