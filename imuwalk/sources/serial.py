@@ -329,8 +329,9 @@ class SerialSource:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SerialSource:
         """Open the port (raises OSError with one clear line if it cannot) and start the reader thread.
-        The decoder's kernels are compiled or loaded first (seconds on the first run after an install,
-        milliseconds later), so the reader never leaves the port unread while compiling. Calling it again
+        For the imuwalk wire format the decoder's kernels are compiled or loaded first (seconds on the first
+        run after an install, milliseconds later), so the reader never leaves the port unread while compiling
+        (text lines need no kernel). Calling it again
         while running does nothing; after :meth:`stop` it raises RuntimeError (a stopped
         source cannot be restarted: make a new SerialSource)."""
         if self._stop.is_set():
@@ -341,8 +342,8 @@ class SerialSource:
         from imuwalk.sources.protocol import ClockMapper, FrameDecoder, warm_up
 
         self.clock_ = ClockMapper()
-        warm_up()  # the decoder's kernels, before the port is open: never compiled on the first bytes
         if self.format == "imuwalk":
+            warm_up()  # the decoder's kernels, before the port is open: never compiled on the first bytes
             self._dec = FrameDecoder(keep_other_seqs=True)
         else:
             from imuwalk.sources.formats import TextLineDecoder
