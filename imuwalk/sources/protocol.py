@@ -12,6 +12,7 @@ device µs clock to host seconds (lower-envelope fit); :func:`to_block` converts
 from __future__ import annotations
 
 import binascii
+import functools
 import math
 import struct
 from collections import deque
@@ -961,10 +962,12 @@ class ClockMapper:
         return self.skew_ * 1e6
 
 
+@functools.cache
 def warm_up() -> None:
     """Compile (first run) or load (later runs) the wire-protocol kernels now: the sample encoder, the
     frame decoder and the clock mapper's hull. A fresh install compiles them in seconds; a reader that
-    did it on its first bytes would leave the port unread meanwhile. ~0.05 s with a warm cache."""
+    did it on its first bytes would leave the port unread meanwhile. ~0.05 s with a warm cache. Runs once
+    per process (imuwalk.warm_up, the emulator and SerialSource.start all call it; later calls return)."""
     n = 4
     acc = np.zeros((n, 3), dtype=np.int16)
     t_us = np.arange(n, dtype=np.int64) * 600_000  # 0.6 s apart: several clock buckets, a hull to fit
