@@ -11,6 +11,7 @@ import pytest
 from conftest import require_data
 
 from imuwalk import datasets as D
+from imuwalk.cli.main import main
 from imuwalk.datasets import _loaders as L
 
 VALID_PLACEMENTS = {"foot", "shank", "ankle"}
@@ -219,6 +220,27 @@ def test_marpino_contact_rule_ignores_chatter():
     assert len(fc) == 1 and fc[0] == pytest.approx(2.0, abs=0.011)
 
 
+def test_marpino_contact_rule_tolerates_blank_cells():
+    """A sheet whose pressure cells are blank (NaN) in places keeps its contacts (a NaN percentile once
+    silently emptied them, and the loader then skipped the whole recording)."""
+    t = np.arange(0, 6, 0.01)
+    toe = np.full_like(t, 800.0)
+    heel = np.full_like(t, 900.0)
+    for t_off, t_on in ((1.0, 1.45), (3.0, 3.45)):
+        toe[(t >= t_off) & (t < t_on + 0.05)] = 0.0
+        heel[(t >= t_off - 0.3) & (t < t_on)] = 0.0
+    ic0, fc0 = L.marpino_contacts(t, toe, heel)
+    assert len(ic0) == 2 and len(fc0) == 2
+    toe[-20:] = np.nan  # a shorter pressure column
+    heel[-20:] = np.nan
+    heel[250] = np.nan  # one blank cell mid-stance
+    ic, fc = L.marpino_contacts(t, toe, heel)
+    np.testing.assert_allclose(ic, ic0)
+    np.testing.assert_allclose(fc, fc0)
+    empty = L.marpino_contacts(t, np.full_like(t, np.nan), heel)
+    assert empty[0].size == 0 and empty[1].size == 0
+
+
 def test_ankle_log(loaded):
     (r,) = loaded("ankle_log")
     assert r.ic is None and r.placement == "ankle"
@@ -405,3 +427,32 @@ def test_marpino_finds_further_walks(tmp_path):
     (root / "Elderly" / "broken.xlsx").write_text("not a spreadsheet")
     with pytest.raises(ValueError, match="broken.xlsx: not a Marpino walk sheet"):
         D.load("marpino", root=tmp_path)
+
+
+def test_marpino_blank_pressure_skips_only_that_foot_and_says_so(tmp_path, monkeypatch, capsys):
+    """A walk whose left-foot pressure columns are blank loses its two left recordings with a warning naming
+    them; the right foot and shank are still loaded."""
+    src = require_data("marpino_leg_imu_foot_pressure", "Young")
+    root = tmp_path / "marpino_leg_imu_foot_pressure" / "Young"
+    root.mkdir(parents=True)
+    (root / "20180621_6.xlsx").symlink_to(src / "20180621_6.xlsx")
+    real = L._marpino_table
+
+    def blank_left(path):
+        tab = dict(real(path))
+        tab["Ext1_6"] = np.full_like(tab["Ext1_6"], np.nan)
+        tab["Ext2_6"] = np.full_like(tab["Ext2_6"], np.nan)
+        return tab
+
+    monkeypatch.setattr(L, "_marpino_table", blank_left)
+    said = r"marpino/20180621_6: no contact found in the left foot's pressure \(Ext1_6/Ext2_6.*left_foot and left_shank"
+    with pytest.warns(UserWarning, match=said):
+        recs = D.load("marpino", root=tmp_path)
+    assert sorted(r.name for r in recs) == ["marpino/20180621_6/right_foot", "marpino/20180621_6/right_shank"]
+    # the CLI says it in one stderr line, and scores what is left
+    monkeypatch.setenv("IMUWALK_DATA", str(tmp_path))
+    assert main(["evaluate", "marpino", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == ["warning: marpino/20180621_6: no contact found in the left foot's pressure "
+                                "(Ext1_6/Ext2_6: a switch off or blank cells); left_foot and left_shank skipped"]
+    assert json.loads(out)["pooled"]["marpino"]["n_recordings"] == 2

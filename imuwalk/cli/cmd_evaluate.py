@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from imuwalk.cli.params import add_param_argument, parse_params
 
@@ -61,13 +62,18 @@ def run(args: argparse.Namespace) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             raise UsageError(f"DATASET: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    report = evaluate(
-        names,
-        detector_kwargs=overrides or None,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=False if (args.no_progress or args.json) else None,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(
+            names,
+            detector_kwargs=overrides or None,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=False if (args.no_progress or args.json) else None,
+        )
+    # a loader's doubts (a recording skipped, ...) as one stderr line each, not Python's file:line form
+    for msg in dict.fromkeys(str(w.message) for w in caught):
+        print(f"warning: {msg}", file=sys.stderr)
     if args.csv:
         report.to_csv(args.csv)
     if args.json:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -410,10 +411,16 @@ def marpino_contacts(t: np.ndarray, toe: np.ndarray, heel: np.ndarray, frac: flo
     IC = first heel rise through its level after the swing (within 0.5 s of its end), FC = last toe fall
     through its level up to the swing start (within 0.3 s before it). So every contact has an unloaded
     foot in the second before it (the SOURCE.md rule) and switch chatter cannot double-count.
-    Returns (ic, fc), interpolated times in s.
+    Blank (NaN) cells are neither loaded nor unloaded and no level is crossed across them; a channel with no
+    value at all yields no contacts. Returns (ic, fc), interpolated times in s.
     """
+    toe = np.asarray(toe, dtype=np.float64)
+    heel = np.asarray(heel, dtype=np.float64)
+    if not (np.isfinite(toe).any() and np.isfinite(heel).any()):
+        return np.empty(0), np.empty(0)
+
     def level(x):
-        lo, hi = np.percentile(x, [1, 99])
+        lo, hi = np.nanpercentile(x, [1, 99])
         return lo + frac * (hi - lo)
 
     lt, lh = level(toe), level(heel)
@@ -482,6 +489,9 @@ def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
             tk = (tab[f"Time_{k}"] - t0) / 1000.0
             keep = _keep_increasing(tk)
             gt[side] = marpino_contacts(tk[keep], tab[f"Ext1_{k}"][keep], tab[f"Ext2_{k}"][keep])
+            if not any(len(x) for x in gt[side]):
+                warnings.warn(f"marpino/{walk}: no contact found in the {side} foot's pressure (Ext1_{k}/Ext2_{k}: "
+                              f"a switch off or blank cells); {side}_foot and {side}_shank skipped", stacklevel=2)
         for (side, placement), k in MARPINO_SENSORS.items():
             tk = (tab[f"Time_{k}"] - t0) / 1000.0
             keep = _keep_increasing(tk)
@@ -490,7 +500,7 @@ def load_marpino(folder: Path, entry: dict) -> list[GaitRecording]:
             ic, fc = gt[side]
             allev = np.concatenate([ic, fc])
             if len(allev) == 0:
-                continue  # no contact found in this foot's pressure (a switch off): nothing to score against
+                continue  # no contact in this foot's pressure (warned above): nothing to score against
             region = (float(allev.min()) - 0.5, float(allev.max()) + 0.5)
             out.append(
                 _rec(
