@@ -419,6 +419,12 @@ def step_chunk(t, acc, gyr, P, S, out, t_last=-np.inf):
     hyst = P[P_HYST]
     sat = P[P_SAT_RATE]
     ic_mode = int(P[P_IC_MODE])
+    # the two smoothing coefficients depend on dt only: recomputed (two exp) only when dt changes, which a
+    # regularly sampled stream never does (the same expression, so the values are bit-identical)
+    lp_dt = -1.0
+    lp_b = 1.0
+    ax_dt = -1.0
+    ax_a = 0.0
     for i in range(n):
         if n_out >= out.shape[0]:
             return n_out, n_nan, i, -1
@@ -453,7 +459,13 @@ def step_chunk(t, acc, gyr, P, S, out, t_last=-np.inf):
         # --- axis: gated exponentially weighted second moment of the low-passed gyro + one
         # power-iteration step (the low-pass keeps impact transients out of the axis)
         if P[P_AXIS_LP_HZ] > 0.0:
-            b = 1.0 - np.exp(-2.0 * np.pi * P[P_AXIS_LP_HZ] * dt) if dt > 0.0 else 1.0
+            if dt > 0.0:
+                if dt != lp_dt:
+                    lp_dt = dt
+                    lp_b = 1.0 - np.exp(-2.0 * np.pi * P[P_AXIS_LP_HZ] * dt)
+                b = lp_b
+            else:
+                b = 1.0
             S[S_GF] += b * (gx - S[S_GF])
             S[S_GF + 1] += b * (gy - S[S_GF + 1])
             S[S_GF + 2] += b * (gz - S[S_GF + 2])
@@ -467,7 +479,13 @@ def step_chunk(t, acc, gyr, P, S, out, t_last=-np.inf):
         g2 = fx * fx + fy * fy + fz * fz
         if g2 > gate2:
             S[S_N_GATED] += 1.0
-            a = 1.0 - np.exp(-dt / tau) if dt > 0.0 else 0.0
+            if dt > 0.0:
+                if dt != ax_dt:
+                    ax_dt = dt
+                    ax_a = 1.0 - np.exp(-dt / tau)
+                a = ax_a
+            else:
+                a = 0.0
             a0 = 1.0 / S[S_N_GATED]
             if a0 > a:
                 a = a0
