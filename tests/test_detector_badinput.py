@@ -110,6 +110,53 @@ def test_batch_input_in_wrong_units_is_named(fix, arg, hint):
     np.testing.assert_array_equal(detect_steps(t, a_si, g_si).events["t_ic"].round(9), base.events["t_ic"].round(9))
 
 
+def test_stream_with_t_in_milliseconds_warns_once_and_a_normal_stream_does_not():
+    """StepDetector cannot refuse a live stream as detect_steps refuses a recording, but it must not stay
+    silent when every sample interval exceeds gap_s (no stride can ever come out): one RuntimeWarning."""
+    t, acc, gyr = walk()
+    with pytest.warns(RuntimeWarning, match=r"first 20 sample intervals all exceed gap_s .*is t in seconds") as rec:
+        det = StepDetector()
+        for i in range(0, 1000, 7):
+            det.update(t[i:i + 7] * 1000.0, acc[i:i + 7], gyr[i:i + 7])
+    assert len(rec) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det = StepDetector()
+        rows = [det.update(t[i:i + 1], acc[i:i + 1], gyr[i:i + 1]) for i in range(100)]
+        rows += [det.update(t[100:], acc[100:], gyr[100:]), det.finish()]
+    assert sum(len(r) for r in rows) > 10
+
+
+def test_read_only_and_unaligned_input_reuse_the_compiled_kernel():
+    """np.frombuffer of a packet is read-only and a packed-struct view unaligned; both are copied to the array
+    type warm_up() compiled, so a live stream never compiles again on its first such chunk."""
+    from imuwalk.core import kernel as K
+
+    t, acc, gyr = walk()
+    base = detect_steps(t, acc, gyr).events
+    n_sig = len(K.step_chunk.signatures)
+    ro = [np.frombuffer(x.tobytes(), dtype=np.float64).reshape(x.shape) for x in (t, acc, gyr)]
+    assert not ro[0].flags.writeable
+    det = StepDetector()
+    rows = [det.update(ro[0][:500], ro[1][:500], ro[2][:500])]
+    buf = np.zeros(8 * 7 * len(t) + 1, dtype=np.uint8)[1:]  # a byte-offset buffer: unaligned float64 views
+    packed = np.ndarray((len(t), 7), dtype=np.float64, buffer=buf.data)
+    packed[:, 0], packed[:, 1:4], packed[:, 4:] = t, acc, gyr
+    rest = packed[500:]
+    assert not rest.flags.aligned
+    rows += [det.update(rest[:, 0], rest[:, 1:4], rest[:, 4:]), det.finish()]
+    np.testing.assert_array_equal(np.concatenate(rows)["t_ic"], base["t_ic"])
+    assert len(K.step_chunk.signatures) == n_sig
+
+
+def test_empty_results_are_writable_like_the_others():
+    det = StepDetector()
+    rows = det.update(np.array([0.0, 0.01]), np.zeros((2, 3)), np.zeros((2, 3)))
+    assert len(rows) == 0
+    rows["direction"] *= -1  # a no-op, but no "read-only" error only on chunks without strides
+    det.finish()["direction"] *= -1
+
+
 def test_gyro_in_deg_s_is_named_but_fast_real_motion_is_not():
     t, acc, gyr = walk()
     with pytest.raises(ValueError, match=r"^gyr: .*°/s"):

@@ -24,8 +24,11 @@ _F8 = np.dtype(np.float64)
 _ND = np.ndarray
 _STRIDES_1D = (8,)
 _STRIDES_2D = (24, 8)
+#: returned by update()/finish() when no row is finalized (a fresh empty structured array costs ~2 µs); it has
+#: no element to change, so it stays writable like every non-empty result
 _EMPTY = empty_rows(0)
-_EMPTY.flags.writeable = False
+#: StepDetector warns when this many first sample intervals of a stream all exceed gap_s (t not in seconds?)
+UNITS_CHECK_INTERVALS = 20
 
 
 #: IC anchors, in the kernel's order (P_IC_MODE)
@@ -227,7 +230,20 @@ def _placement(placement: str) -> str:
 
 def _is_ready(a: object, ndim: int) -> bool:
     return (type(a) is np.ndarray and a.dtype == np.float64 and a.ndim == ndim  # type: ignore[union-attr]
-            and a.flags.c_contiguous)  # type: ignore[union-attr]
+            and a.flags.c_contiguous and a.flags.behaved)  # type: ignore[union-attr]
+
+
+def _behaved(a: np.ndarray) -> np.ndarray:
+    """``a`` itself when writable and aligned, else a copy: a read-only array (``np.frombuffer`` of a packet)
+    or an unaligned view is another type for the compiled kernel, which would compile once more on the first
+    such call, after :func:`imuwalk.warm_up` and in the middle of a live stream."""
+    return a if a.flags.behaved else np.array(a, dtype=np.float64, order="C")
+
+
+def map_axes(x: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``x @ R.T`` for x (N, 3), R (3, 3), summed per element in one fixed order: a matrix product's rounding
+    depends on N (BLAS takes another path for one row), which would break chunk invariance."""
+    return x[:, 0:1] * R[:, 0] + x[:, 1:2] * R[:, 1] + x[:, 2:3] * R[:, 2]
 
 
 def _check_shapes(t, acc, gyr):
@@ -241,9 +257,9 @@ def _check_shapes(t, acc, gyr):
                 raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")
         if t.ndim != 1:
             raise ValueError(f"t: expected shape (N,), got {t.shape}")
-        t = np.ascontiguousarray(t, dtype=np.float64)
-        acc = np.ascontiguousarray(acc, dtype=np.float64)
-        gyr = np.ascontiguousarray(gyr, dtype=np.float64)
+        t = _behaved(np.ascontiguousarray(t, dtype=np.float64))
+        acc = _behaved(np.ascontiguousarray(acc, dtype=np.float64))
+        gyr = _behaved(np.ascontiguousarray(gyr, dtype=np.float64))
     n = t.shape[0]
     for name, a in (("acc", acc), ("gyr", gyr)):
         if a.ndim != 2 or a.shape[1] != 3:
@@ -358,6 +374,8 @@ class StepDetector:
         self.n_samples_ = 0
         self.n_nan_skipped_ = 0
         self.finished_ = False
+        self._n_dt_seen = 0  # first sample intervals looked at by _check_stream_units
+        self._n_dt_long = 0
         return self
 
     # -- public -----------------------------------------------------------------------------------
@@ -370,14 +388,15 @@ class StepDetector:
         if not (type(t) is _ND and type(acc) is _ND and type(gyr) is _ND
                 and t.dtype is _F8 and acc.dtype is _F8 and gyr.dtype is _F8
                 and t.strides == _STRIDES_1D and acc.strides == _STRIDES_2D and gyr.strides == _STRIDES_2D
-                and acc.shape == gyr.shape == (t.shape[0], 3)):
+                and acc.shape == gyr.shape == (t.shape[0], 3)
+                and t.flags.behaved and acc.flags.behaved and gyr.flags.behaved):
             t, acc, gyr = _check_shapes(t, acc, gyr)
         n = t.shape[0]
         if n == 0:
             return _EMPTY
         if self._R is not None:
-            acc = acc @ self._R.T
-            gyr = gyr @ self._R.T
+            acc = map_axes(acc, self._R)
+            gyr = map_axes(gyr, self._R)
         if n // 2 + 3 > self._buf.shape[0]:
             self._buf = np.empty((self._rows_bound(t), K.N_OUT))
         n_out, n_nan, done, bad = K.step_chunk(t, acc, gyr, self._P, self._S, self._buf, self._t_last)
@@ -396,6 +415,8 @@ class StepDetector:
                 parts.append(self._finalize_rows(n_out))
                 start += done
             rows = np.concatenate(parts)
+        if self._n_dt_seen < UNITS_CHECK_INTERVALS:
+            self._check_stream_units(t)
         self._t_last = t.item(-1)
         self.n_samples_ += n
         return rows
@@ -437,6 +458,21 @@ class StepDetector:
         return None if r is None else r.copy()
 
     # -- internals --------------------------------------------------------------------------------
+    def _check_stream_units(self, t: np.ndarray) -> None:
+        """Warn once when the first UNITS_CHECK_INTERVALS sample intervals of the stream all exceed gap_s: every
+        sample then resets the stride in progress and no stride can ever come out (t in ms or µs, most likely;
+        detect_steps refuses such a recording outright, a live stream is warned about)."""
+        k = UNITS_CHECK_INTERVALS
+        head = np.r_[self._t_last, t[:k]] if np.isfinite(self._t_last) else t[: k + 1]
+        dt = np.diff(head)[: UNITS_CHECK_INTERVALS - self._n_dt_seen]
+        dt = dt[np.isfinite(dt)]
+        self._n_dt_seen += dt.shape[0]
+        self._n_dt_long += int(np.count_nonzero(dt > self.params_.gap_s))
+        if self._n_dt_seen >= UNITS_CHECK_INTERVALS and self._n_dt_long == self._n_dt_seen:
+            warnings.warn(f"StepDetector.update: the first {self._n_dt_seen} sample intervals all exceed gap_s "
+                          f"({self.params_.gap_s:g} s), so every sample starts over and no stride can be found; "
+                          "is t in seconds (not ms or µs)?", RuntimeWarning, stacklevel=3)
+
     def _rows_bound(self, t: np.ndarray) -> int:
         """Most rows one call over ``t`` can emit: initial contacts are min_stride_s apart."""
         n = t.shape[0]
