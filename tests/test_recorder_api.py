@@ -319,3 +319,157 @@ def test_check_blocks_false_is_the_live_path_and_records_the_same(tmp_path):
         np.testing.assert_array_equal(a.t, b.t)
         np.testing.assert_array_equal(a.acc, b.acc)
     assert Recorder.__init__.__kwdefaults__["check_blocks"] is True
+
+
+# -- 2. a recording's columns and values are kept exactly (review of session 9) -------------------------------
+
+ACC_C, GYR_C = G0 / 2048.0, np.pi / 180.0 / 16.4
+
+
+def _counts_blk(t0: float, n: int = 200, scale: float = 1.0) -> SampleBlock:
+    """A block from a counts device: SI = counts × conversion (× ``scale``: another sensor range)."""
+    b = _blk(t0, n)
+    ar = np.round(b.acc / (ACC_C * scale)).astype(np.int16)
+    gr = np.round(b.gyr / (GYR_C * scale)).astype(np.int16)
+    return SampleBlock(b.t, ar * (ACC_C * scale), gr * (GYR_C * scale), acc_raw=ar, gyr_raw=gr)
+
+
+def test_a_block_without_the_first_blocks_fields_is_refused_and_nothing_is_lost(tmp_path):
+    """Mixing blocks with and without raw counts (or seq, ...) once lost the whole recording in the writer
+    thread (a concatenate of None) or wrote zeros; now write_block names the field and the recorder goes on."""
+    p = tmp_path / "mix.h5"
+    first = _counts_blk(0.0)
+    with Recorder(p) as rec:
+        rec.write_block(first)
+        rec.flush()
+        plain = _blk(2.0)
+        with pytest.raises(ValueError, match=r"^block\.acc_raw: missing \(None\), but the first block of this "
+                                             r"recording had them"):
+            rec.write_block(plain)
+        with pytest.raises(ValueError, match=r"^block\.seq: given, but the first block of this recording had none"):
+            rec.write_block(SampleBlock(**{**_counts_blk(2.0).__dict__, "seq": np.arange(200, dtype=np.uint64)}))
+        rec.write_block(_counts_blk(2.0))
+    with Recording(p) as r:
+        assert r.complete and len(r) == 400 and r.data_kind == "counts"
+        np.testing.assert_array_equal(r.acc[:200], first.acc)
+
+
+def test_counts_file_keeps_nan_spikes_and_a_scale_change_exactly(tmp_path):
+    """A "counts" file stores each block's own counts; samples whose SI values are not counts × conversion
+    (NaN from the source, a spike beyond int16, a new sensor range) keep their exact SI values in
+    /imu/si_override, so replay gives the detector what the live run gave it (once NaN became 0 m/s² and a
+    400 m/s² spike wrapped around int16, silently)."""
+    p = tmp_path / "exact.h5"
+    a, b, c = _counts_blk(0.0), _counts_blk(2.0), _counts_blk(4.0, scale=2.0)  # c: a range twice as large
+    b.acc[10:20] = np.nan
+    b.acc[30] = [400.0, 0.0, 0.0]
+    with Recorder(p) as rec:
+        for blk in (a, b, c):
+            rec.write_block(blk)
+            rec.flush()
+    want_acc = np.concatenate([a.acc, b.acc, c.acc])
+    want_gyr = np.concatenate([a.gyr, b.gyr, c.gyr])
+    with Recording(p) as r:
+        assert r.data_kind == "counts"
+        np.testing.assert_array_equal(r.acc, want_acc)  # NaN in the same places, every bit
+        np.testing.assert_array_equal(r.gyr, want_gyr)
+        np.testing.assert_array_equal(r.acc_raw, np.concatenate([a.acc_raw, b.acc_raw, c.acc_raw]))
+        blk = r.block(150, 450)
+        np.testing.assert_array_equal(blk.acc, want_acc[150:450])
+        stats = r.attrs["recorder_stats"]
+        assert stats["si_mismatch_samples"] == 11 + 200  # 10 NaN + 1 spike + the 200 samples of the new range
+    with h5py.File(p) as f:
+        assert f["imu/si_override"].shape == (211,)
+
+
+def test_float32_first_block_does_not_round_later_float64_blocks(tmp_path):
+    p = tmp_path / "f32.h5"
+    a = _blk(0.0)
+    a32 = SampleBlock(a.t, a.acc.astype(np.float32), a.gyr.astype(np.float32))
+    b = _blk(2.0)
+    b.gyr[:, 1] += 1e-9  # not representable in float32
+    with Recorder(p) as rec:
+        rec.write_block(a32)
+        rec.write_block(b)
+    with Recording(p) as r:
+        assert r.data_kind == "si"
+        np.testing.assert_array_equal(r.gyr[200:], b.gyr)
+        np.testing.assert_array_equal(r.gyr[:200], a32.gyr.astype(np.float64))
+
+
+def test_a_stale_byte_log_is_not_appended_to(tmp_path):
+    """X.h5 gone but X.h5.imuraw left from an earlier session: a new recording X.h5 once appended to that log,
+    and `repair --from-raw` then rebuilt both sessions as one. Now it is refused; overwrite=True replaces it."""
+    p = tmp_path / "again.h5"
+    raw_log_path(p).write_bytes(b"an earlier session's bytes")
+    with pytest.raises(FileExistsError, match=r"byte log .*again\.h5\.imuraw of an earlier recording already exists"):
+        Recorder(p)
+    assert not p.exists() and raw_log_path(p).read_bytes() == b"an earlier session's bytes"
+    with Recorder(p, overwrite=True) as rec:
+        rec.write_raw(b"new")
+        rec.write_block(_blk(0.0))
+    assert raw_log_path(p).read_bytes() == b"new"
+
+
+def _wire_session(p: Path) -> None:
+    """A recording made from wire bytes (META + samples), its byte log beside it."""
+    from imuwalk.sources import protocol as proto
+    from imuwalk.sources.formats import read_imuraw
+
+    meta = proto.DeviceMeta(odr_hz=100.0, uid=7, imu_model=1)
+    rng = np.random.default_rng(2)
+    n = 600
+    t_us = (np.arange(n) * 10_000).astype(np.int64)
+    data = proto.encode_meta(0, meta) + proto.encode_samples(
+        1, t_us, rng.integers(-3000, 3000, (n, 3)).astype(np.int16), rng.integers(-3000, 3000, (n, 3)).astype(np.int16))
+    tmp = p.with_name("wire.imuraw")
+    tmp.write_bytes(data)
+    block = read_imuraw(tmp)
+    with Recorder(p, meta=meta) as rec:
+        rec.write_raw(data)
+        rec.write_block(block)
+
+
+def test_a_second_repair_keeps_the_first_backup(tmp_path):
+    """The first repair keeps the original as X.bak; a second one once replaced that only copy."""
+    p = tmp_path / "twice.h5"
+    _wire_session(p)
+    original = p.read_bytes()
+    rep1 = repair(p, from_raw=True)
+    rep2 = repair(p, from_raw=True)
+    assert rep1.backup == tmp_path / "twice.h5.bak" and rep2.backup == tmp_path / "twice.h5.bak.1"
+    assert rep1.backup.read_bytes() == original
+    with Recording(p) as r:
+        assert len(r) == 600
+
+
+def test_a_file_that_is_not_hdf5_is_left_alone_or_rebuilt_from_its_log(tmp_path):
+    """repair of a CSV (or an empty .h5) without a byte log: one clear error, the file untouched, no .bak
+    (h5clear once wrote an 800-byte HDF5 file over an empty one). With a byte log: rebuilt, original kept."""
+    csv = tmp_path / "s.csv"
+    csv.write_text("t,ax\n0,1\n")
+    with pytest.raises(RecordingError, match=r"cannot repair .*s\.csv: it is not an HDF5 file .*no raw log"):
+        repair(csv)
+    assert csv.read_text() == "t,ax\n0,1\n"
+    empty = tmp_path / "e.h5"
+    empty.touch()
+    with pytest.raises(RecordingError, match=r"it is empty, so not an imuwalk recording"):
+        repair(empty)
+    assert empty.stat().st_size == 0 and not list(tmp_path.glob("*.bak*"))
+    with pytest.raises(RecordingError, match=r"it is a folder, not a recording"):
+        repair(tmp_path)
+    p = tmp_path / "w.h5"
+    _wire_session(p)
+    p.write_bytes(b"")  # the HDF5 file lost, its byte log intact
+    rep = repair(p)
+    assert rep.method == "raw" and rep.backup is not None and rep.backup.stat().st_size == 0
+    with Recording(p) as r:
+        assert len(r) == 600
+
+
+def test_from_raw_without_a_log_says_so(tmp_path):
+    p = tmp_path / "nolog.h5"
+    with Recorder(p, raw_log=False) as rec:
+        rec.write_block(_blk(0.0))
+    with pytest.raises(RecordingError, match=r"cannot rebuild .*nolog\.h5 from its raw log: .*does not exist"):
+        repair(p, from_raw=True)

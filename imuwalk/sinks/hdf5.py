@@ -64,6 +64,11 @@ EVENT_DTYPE = np.dtype(
 )
 
 _SAMPLE_COLS = ("t", "acc", "gyr", "acc_raw", "gyr_raw", "t_dev_us", "seq", "t_host_ns")
+#: optional fields of a SampleBlock; the first block written fixes which of them a recording has
+_OPTIONAL_FIELDS = ("acc_raw", "gyr_raw", "t_dev_us", "seq", "t_host_ns")
+#: /imu/si_override row ("counts" files): a sample whose SI values are not its counts × conversion (a scale
+#: change, a NaN), with its exact SI values
+OVERRIDE_DTYPE = np.dtype([("index", "i8"), ("acc", "f8", (3,)), ("gyr", "f8", (3,))])
 
 log = logging.getLogger("imuwalk.hdf5")
 
@@ -222,6 +227,12 @@ class Recorder:
             raise FileExistsError(
                 f"recording {self.path} already exists; choose another name or pass overwrite=True (--force)"
             )
+        if self.raw_log_path is not None and self.raw_log_path.exists() and not overwrite:
+            # appending would merge two sessions in one byte log (and `repair --from-raw` would rebuild both)
+            raise FileExistsError(
+                f"the byte log {self.raw_log_path} of an earlier recording already exists; choose another name "
+                "or pass overwrite=True (--force)"
+            )
         parent = self.path.parent
         if not parent.is_dir():
             raise FileNotFoundError(f"cannot record to {self.path}: folder {parent} does not exist")
@@ -301,6 +312,8 @@ class Recorder:
         self._last_info_json: str | None = None
         self._si_mismatch = 0
         self._conv: dict[str, float] = {}
+        self._fields: tuple[bool, ...] | None = None  # optional fields present in the first block (caller thread)
+        self._overrides: list[np.ndarray] = []  # OVERRIDE_DTYPE rows of the batch being written
         self._cols: list[str] = []
         self.stats: dict[str, Any] = {
             "flushes": 0,
@@ -378,8 +391,24 @@ class Recorder:
             return
         block = self._validated(block)
         if len(block):
+            self._check_fields(block)
             self._q.put(("block", block))
             self._t_last_queued = float(block.t[-1])
+
+    def _check_fields(self, block: SampleBlock) -> None:
+        """The first block fixes the recording's columns; a later one must carry the same optional fields
+        (a missing one cannot be stored, an extra one would be dropped). ValueError naming the field."""
+        have = tuple(getattr(block, k) is not None for k in _OPTIONAL_FIELDS)
+        if self._fields is None:
+            self._fields = have
+            return
+        if have != self._fields:
+            k = next(i for i, (a, b) in enumerate(zip(have, self._fields, strict=True)) if a != b)
+            name = _OPTIONAL_FIELDS[k]
+            was = "had them" if self._fields[k] else "had none"
+            now = "missing (None)" if not have[k] else "given"
+            raise ValueError(f"block.{name}: {now}, but the first block of this recording {was}; a recording's "
+                             "columns are fixed by its first block")
 
     def _validated(self, block: SampleBlock) -> SampleBlock:
         """``block`` itself when it is already well formed (the live path: a few attribute checks and one
@@ -697,6 +726,11 @@ class Recorder:
         if counts:
             f.attrs["data_kind"] = "counts"
             self._conv = {"acc": conv_a, "gyr": conv_g}
+            ov = imu.create_dataset("si_override", shape=(0,), maxshape=(None,), dtype=OVERRIDE_DTYPE, chunks=(64,),
+                                    **comp)
+            ov.attrs["unit"] = "index: sample row; acc: m/s^2; gyr: rad/s"
+            ov.attrs["description"] = ("samples whose SI values are not their stored counts x conversion (a scale "
+                                       "change, NaN values): their exact SI values, which readers use instead")
             mk(
                 "acc",
                 (3,),
@@ -727,7 +761,7 @@ class Recorder:
             )
         else:
             f.attrs["data_kind"] = "si"
-            fdt = np.result_type(b0.acc.dtype, np.float32)
+            fdt = np.float64  # float32 input too: later float64 blocks must not be rounded (replay = live)
             mk("acc", (3,), fdt, {"unit": "m/s^2", "conversion": 1.0, "offset": 0.0, "axes": axes})
             mk("gyr", (3,), fdt, {"unit": "rad/s", "conversion": 1.0, "offset": 0.0, "axes": axes})
             if raw_ok:
@@ -791,26 +825,59 @@ class Recorder:
     def _batch_arrays(self, blocks: list[SampleBlock]) -> dict[str, np.ndarray]:
         n = sum(len(b) for b in blocks)
         out: dict[str, np.ndarray] = {}
+        counts = {name: self._counts(blocks, name) for name in ("acc", "gyr") if name in self._conv}
         for name in self._cols:
+            if name in counts:
+                out[name] = counts[name]
+                continue
             parts = []
             for b in blocks:
-                if name in ("acc", "gyr") and name in self._conv:
-                    raw = getattr(b, name + "_raw")
-                    if raw is None or not np.array_equal(
-                        np.asarray(raw, np.float64) * self._conv[name], getattr(b, name)
-                    ):
-                        self._si_mismatch += len(b)
-                        raw = np.round(np.asarray(getattr(b, name)) / self._conv[name])
-                    parts.append(np.asarray(raw).astype(np.int16, copy=False))
-                else:
-                    v = getattr(b, name)
-                    if v is None:
-                        ds = self._f["imu"][name]
-                        v = np.zeros((len(b), *ds.shape[1:]), ds.dtype)
-                    parts.append(np.asarray(v))
+                v = getattr(b, name)
+                if v is None:  # only with check_blocks=False (write_block checks that the fields stay the same)
+                    ds = self._f["imu"][name]
+                    v = np.zeros((len(b), *ds.shape[1:]), ds.dtype)
+                parts.append(np.asarray(v))
             out[name] = np.concatenate(parts) if parts else np.zeros(0)
             assert out[name].shape[0] == n
+        if counts:
+            self._collect_overrides(blocks)
         return out
+
+    def _counts(self, blocks: list[SampleBlock], name: str) -> np.ndarray:
+        """The int16 column of a "counts" file: each block's own counts (when a block has none, its SI values
+        rounded to counts, clipped, NaN as 0: its exact values go to /imu/si_override)."""
+        parts = []
+        for b in blocks:
+            raw = getattr(b, name + "_raw")
+            if raw is None:
+                si = np.asarray(getattr(b, name), np.float64) / self._conv[name]
+                raw = np.clip(np.nan_to_num(np.round(si)), -32768, 32767)
+            parts.append(np.asarray(raw).astype(np.int16, copy=False))
+        return np.concatenate(parts)
+
+    def _collect_overrides(self, blocks: list[SampleBlock]) -> None:
+        """Rows for /imu/si_override: the samples of ``blocks`` whose SI values differ from counts × conversion
+        in any bit (NaN included), so that readers get exactly what the detector was given."""
+        i0 = self._n
+        ca, cg = self._conv["acc"], self._conv["gyr"]
+        for b in blocks:
+            acc = np.asarray(b.acc, np.float64)
+            gyr = np.asarray(b.gyr, np.float64)
+            ra, rg = b.acc_raw, b.gyr_raw
+            if ra is None or rg is None:
+                bad = np.ones(len(b), bool)
+            else:
+                bad = ~(np.all(np.asarray(ra, np.float64) * ca == acc, axis=1)
+                        & np.all(np.asarray(rg, np.float64) * cg == gyr, axis=1))
+            if bad.any():
+                j = np.flatnonzero(bad)
+                rows = np.zeros(j.shape[0], OVERRIDE_DTYPE)
+                rows["index"] = i0 + j
+                rows["acc"] = acc[j]
+                rows["gyr"] = gyr[j]
+                self._overrides.append(rows)
+                self._si_mismatch += int(j.shape[0])
+            i0 += len(b)
 
     def _write_batch(self, blocks: list[SampleBlock], strides: list[np.ndarray], events: list[tuple]) -> None:
         f = self._f
@@ -823,6 +890,13 @@ class Recorder:
             n0 = self._n
             k = cols["t"].shape[0]
             imu = f["imu"]
+            if self._overrides:  # before the columns: a sample is readable only once all of it is written
+                rows = np.concatenate(self._overrides)
+                self._overrides = []
+                d = imu["si_override"]
+                m = d.shape[0]
+                d.resize(m + rows.shape[0], axis=0)
+                d[m:] = rows
             # "t" last: a NaN (fill value) or non-increasing t marks samples whose columns were not all
             # written (a write failure mid-batch); readers of unfinished files stop there
             for name in sorted(self._cols, key=lambda c: c == "t"):
@@ -1096,6 +1170,7 @@ class Recording:
         self._idx: np.ndarray | None = None
         self._scanned = False
         self.dropped_samples = 0
+        self._ov_cache: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None  # /imu/si_override, by length
         self._h = _open_h5(self.path)
         try:
             _check_format(self._h, self.path)
@@ -1330,8 +1405,39 @@ class Recording:
         if name in ("acc", "gyr"):
             conv = float(d.attrs.get("conversion", 1.0))
             if np.issubdtype(v.dtype, np.integer):
-                return v.astype(np.float64) * conv
+                return self._overridden(name, v.astype(np.float64) * conv, start, stop)
             return v.astype(np.float64) if conv == 1.0 else v.astype(np.float64) * conv
+        return v
+
+    def _override_table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """/imu/si_override as (file rows, rows) sorted by row, the last entry of a row winning; None if empty."""
+        imu = self._f["imu"]
+        if "si_override" not in imu or imu["si_override"].shape[0] == 0:
+            return None
+        d = imu["si_override"]
+        cached = self._ov_cache
+        if cached is not None and cached[0] == d.shape[0]:
+            return cached[1]
+        rows = np.asarray(d[()], dtype=OVERRIDE_DTYPE)
+        idx = rows["index"]
+        last = len(idx) - 1 - np.unique(idx[::-1], return_index=True)[1]  # last occurrence of each row
+        table = (idx[last], rows[last])
+        self._ov_cache = (d.shape[0], table)
+        return table
+
+    def _overridden(self, name: str, v: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """``v`` (SI rows ``start:stop`` of "acc"/"gyr" from counts) with the exact SI values of /imu/si_override."""
+        table = self._override_table()
+        if table is None or v.shape[0] == 0:
+            return v
+        idx, rows = table
+        file_rows = np.arange(start, start + v.shape[0]) if self._idx is None else self._idx[start:start + v.shape[0]]
+        lo, hi = np.searchsorted(idx, [file_rows[0], file_rows[-1] + 1])
+        if lo == hi:
+            return v
+        j = np.searchsorted(file_rows, idx[lo:hi])
+        hit = (j < file_rows.shape[0]) & (file_rows[np.minimum(j, file_rows.shape[0] - 1)] == idx[lo:hi])
+        v[j[hit]] = rows[name][lo:hi][hit]
         return v
 
     @property
@@ -1392,8 +1498,10 @@ class Recording:
         if self.data_kind == "counts":
             raw_a = self._rows(self._f["imu/acc"], start, stop)
             raw_g = self._rows(self._f["imu/gyr"], start, stop)
-            acc = raw_a.astype(np.float64) * float(self._f["imu/acc"].attrs["conversion"])
-            gyr = raw_g.astype(np.float64) * float(self._f["imu/gyr"].attrs["conversion"])
+            acc = self._overridden("acc", raw_a.astype(np.float64) * float(self._f["imu/acc"].attrs["conversion"]),
+                                   start, stop)
+            gyr = self._overridden("gyr", raw_g.astype(np.float64) * float(self._f["imu/gyr"].attrs["conversion"]),
+                                   start, stop)
         else:
             acc = self._read("acc", start, stop)
             gyr = self._read("gyr", start, stop)
@@ -1530,6 +1638,12 @@ def _skip_bad_times(path: Path) -> int:
                 v = imu[c][:n][keep]
                 imu[c].resize(v.shape[0], axis=0)
                 imu[c][:] = v
+            if "si_override" in imu and imu["si_override"].shape[0]:  # follow the samples' new rows
+                rows = imu["si_override"][()]
+                rows = rows[(rows["index"] < n) & keep[np.clip(rows["index"], 0, n - 1)]]
+                rows["index"] = (np.cumsum(keep) - 1)[rows["index"]]
+                imu["si_override"].resize(rows.shape[0], axis=0)
+                imu["si_override"][:] = rows
             f.flush()
     return n_bad
 
@@ -1620,24 +1734,47 @@ def _rebuild_from_raw(raw: Path, dst: Path, like: Path | None) -> None:
     rec.close()
 
 
+def _backup_path(path: Path) -> Path:
+    """``<file>.bak``, or ``<file>.bak.1``, ``.bak.2``, ... when taken: a second repair never replaces the
+    original kept by the first."""
+    bak = path.with_name(path.name + ".bak")
+    k = 1
+    while bak.exists() or bak.is_symlink():
+        bak = path.with_name(f"{path.name}.bak.{k}")
+        k += 1
+    return bak
+
+
 def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool = True) -> RepairReport:
     """Make a recording left by a killed/crashed writer readable again.
 
     Steps (first that works): 1) nothing to do; 2) ``h5clear -s`` (clears the SWMR/consistency flags)
     then cut the columns to a common length; 3) copy every readable prefix out through an SWMR reader into a
-    fresh file; 4) rebuild from ``<file>.imuraw``. The original is kept as ``<file>.bak`` when replaced.
-    ``from_raw`` forces 4. Raises :class:`RecordingError` when nothing works.
+    fresh file; 4) rebuild from ``<file>.imuraw``. The original is kept as ``<file>.bak`` when replaced
+    (``<file>.bak.1``, ... when that exists); a repair that fails leaves the file as it was and no backup.
+    A file without the HDF5 signature (empty, or another format) goes straight to 4. ``from_raw`` forces 4.
+    Raises :class:`RecordingError` when nothing works.
     """
     path = Path(path)
     raw = raw_log_path(path)
     msgs: list[str] = []
     if not path.exists() and not raw.exists():
         raise FileNotFoundError(f"neither {path} nor its raw log {raw} exists")
+    if path.exists() and not path.is_file():
+        raise RecordingError(f"cannot repair {path}: it is a folder, not a recording")
+    has_raw = raw.is_file() and raw.stat().st_size > 0
 
     def done(method: str, backup: Path | None = None) -> RepairReport:
         n, ns = _trim_and_mark(path, method) if method != "none" else _counts(path)
         return RepairReport(path, method, n, ns, backup, msgs)
 
+    if path.exists() and _not_h5(path):
+        what = "empty" if path.stat().st_size == 0 else "not an HDF5 file (no HDF5 signature)"
+        if not has_raw:
+            raise RecordingError(f"cannot repair {path}: it is {what}, so not an imuwalk recording, and there is "
+                                 f"no raw log {raw} to rebuild it from")
+        msgs.append(f"{path.name} is {what}")
+        from_raw = True
     if not from_raw and path.exists():
         ok, why = _readable(path)
         if ok:
@@ -1657,7 +1794,7 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
         msgs.append(f"normal open failed: {why}")
         h5clear = shutil.which("h5clear") if use_h5clear else None
         if h5clear:
-            bak = path.with_name(path.name + ".bak")
+            bak = _backup_path(path)
             shutil.copy2(path, bak)
             try:
                 r = subprocess.run([h5clear, "-s", str(path)], capture_output=True, text=True, timeout=60)
@@ -1669,13 +1806,13 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
                 if ok:
                     return done("h5clear", bak)
                 msgs.append(f"still unreadable after h5clear: {why}")
-            shutil.copy2(bak, path)  # undo
+            os.replace(bak, path)  # undo: the original back, no backup left behind
         tmp = path.with_name(path.name + ".repair-tmp")
         try:
             if not _is_flag_error(OSError(why)):
                 raise OSError("not a flag-only failure; the SWMR reader is not tried on damaged files")
             _copy_out(path, tmp)
-            bak = path.with_name(path.name + ".bak")
+            bak = _backup_path(path)
             os.replace(path, bak)
             os.replace(tmp, path)
             return done("copy", bak)
@@ -1683,17 +1820,24 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
             msgs.append(f"copy through an SWMR reader failed: {e}")
             if tmp.exists():
                 tmp.unlink()
-    if raw.exists() and raw.stat().st_size:
+    if has_raw:
         tmp = path.with_name(path.name + ".repair-tmp")
-        like = path if path.exists() else None
-        _rebuild_from_raw(raw, tmp, like)
+        like = path if path.exists() and not _not_h5(path) else None
+        try:
+            _rebuild_from_raw(raw, tmp, like)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
         bak = None
         if path.exists():
-            bak = path.with_name(path.name + ".bak")
+            bak = _backup_path(path)
             os.replace(path, bak)
         os.replace(tmp, path)
         msgs.append(f"rebuilt from {raw.name}")
         return done("raw", bak)
+    if from_raw and not msgs:
+        raise RecordingError(f"cannot rebuild {path} from its raw log: {raw} does not exist or is empty")
     raise RecordingError(
         f"cannot repair {path}: {'; '.join(msgs) or 'unreadable'}; no raw log {raw} to rebuild from"
     )
