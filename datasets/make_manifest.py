@@ -105,6 +105,7 @@ DATASETS = {
         files=[(f"{e}_VN.mat", f"Motion Classification/1_unlabeled_datasets/{e}_VN.mat") for e in UCI_EXPS]
         + [(f"{e}_segments.csv", None) for e in UCI_EXPS],
         ground_truth="direction segments only", redistribute="NO modified copies; never in a package",
+        discover="*/*_VN.mat",  # the loader also reads further recordings placed beside these
     ),
     "xio_ngimu": dict(
         local_dir="xio_ngimu_foot_walk",

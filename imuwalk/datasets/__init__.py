@@ -88,17 +88,24 @@ def dataset_dir(name: str, root: str | Path | None = None) -> Path:
     )
 
 
-def load(name: str, root: str | Path | None = None) -> list[GaitRecording]:
+def load(name: str, root: str | Path | None = None, *, strict: bool = False) -> list[GaitRecording]:
     """All recordings of manifest dataset ``name`` in the common form (t s, acc m/s², gyr rad/s).
 
     ``root``: folder containing the dataset folders (default: ``$IMUWALK_DATA`` / ``data_root()``, then
     the fetch cache). Raises ValueError for an unknown name, FileNotFoundError when the files are missing.
+    A bad file among several (a further IPOL trial, Marpino walk or UCI recording whose data or annotations
+    are broken) is skipped with a warning naming the file and the problem, so one odd file does not stop the
+    evaluation of the rest; ``strict=True`` raises its ValueError instead. ValueError also when no recording
+    loads at all.
     """
     from imuwalk.datasets._loaders import LOADERS
 
-    entry = _entry(name)
+    entry = {**_entry(name), "strict": bool(strict), "skipped": []}
     folder = dataset_dir(name, root)
-    return LOADERS[name](folder, entry)
+    recs = LOADERS[name](folder, entry)
+    if not recs and entry["skipped"]:
+        raise entry["skipped"][0]
+    return recs
 
 
 def fetch(name: str) -> Path:
