@@ -162,13 +162,23 @@ def in_region(times: np.ndarray, region: tuple[float, float] | None, exclude: Se
     times = np.asarray(times, dtype=np.float64)
     mask = np.isfinite(times)
     if region is not None:
-        r0, r1 = float(region[0]), float(region[1])
-        if not r1 >= r0:
-            raise ValueError(f"region must be (start_s, end_s) with start <= end, got {region!r}")
+        r0, r1 = _interval(region, "region")
         mask &= (times >= r0) & (times <= r1)
     for ex in exclude or ():
-        mask &= ~((times >= float(ex[0])) & (times <= float(ex[1])))
+        e0, e1 = _interval(ex, "exclude")
+        mask &= ~((times >= e0) & (times <= e1))
     return mask
+
+
+def _interval(x: Any, name: str) -> tuple[float, float]:
+    """(start_s, end_s) of a region/exclude entry; ValueError naming ``name`` unless two numbers, start <= end."""
+    try:
+        a, b = (float(v) for v in x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (start_s, end_s) with start <= end, got {x!r}") from None
+    if not b >= a:
+        raise ValueError(f"{name} must be (start_s, end_s) with start <= end, got {x!r}")
+    return a, b
 
 
 @dataclass

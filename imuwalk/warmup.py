@@ -22,6 +22,10 @@ def warm_up(on_slow: Callable[[], Any] | None = None, slow_after_s: float = 2.0)
     from imuwalk.core.detector import warm_up as detector_warm_up
     from imuwalk.sources.protocol import warm_up as protocol_warm_up
 
+    if on_slow is not None and not callable(on_slow):
+        raise ValueError(f"on_slow: expected a callable or None, got {type(on_slow).__name__}")
+    if not (isinstance(slow_after_s, (int, float)) and slow_after_s >= 0):
+        raise ValueError(f"slow_after_s: expected a number of seconds >= 0, got {slow_after_s!r}")
     timer = None
     if on_slow is not None:
         timer = threading.Timer(slow_after_s, on_slow)

@@ -277,3 +277,42 @@ def test_match_events_names_non_numeric_times():
         match_events(["a"], [1.0], 0.05)
     with pytest.raises(ValueError, match=r"^det must be event times"):
         match_events([1.0], [object()], 0.05)
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: detect_steps([0.0, 0.01, 0.02], [[1, 2, 3], [1, 2], [1, 2, 3]], np.zeros((3, 3))),
+     r"^acc: not a regular array"),
+    (lambda: SummaryTracker(goal_minutes=None), r"^goal_minutes must be a positive number"),
+    (lambda: __import__("imuwalk").summarize(np.zeros(0, STRIDE_DTYPE), goal_minutes="ten"), r"^goal_minutes"),
+    (lambda: __import__("imuwalk.evaluate").evaluate.score_events(np.ones(1), np.ones(1), 0.1, region=(0,)),
+     r"^region must be \(start_s, end_s\)"),
+    (lambda: __import__("imuwalk.evaluate").evaluate.score_events(np.ones(1), np.ones(1), 0.1, exclude=[1.0]),
+     r"^exclude must be \(start_s, end_s\)"),
+    (lambda: __import__("imuwalk").warm_up(on_slow=5), r"^on_slow: expected a callable"),
+    (lambda: __import__("imuwalk").warm_up(slow_after_s=-1), r"^slow_after_s"),
+    (lambda: __import__("imuwalk.units").units.g_to_ms2(None), r"^acc_g: expected numbers"),
+    (lambda: __import__("imuwalk.units").units.dps_to_rads("90"), r"^gyr_dps: expected numbers"),
+    (lambda: __import__("imuwalk.units").units.axis_map_matrix("+-x,y,z"), r"'\+-x' .* is not an axis"),
+    (lambda: __import__("imuwalk.units").units.axis_map_matrix("--x,y,z"), r"'--x' .* is not an axis"),
+    (lambda: __import__("imuwalk.units").units.axis_map_matrix([[1, 0, 0], [0, 1]]), r"^axis_map: expected numbers"),
+])
+def test_small_api_mistakes_are_value_errors_naming_the_argument(call, match):
+    """Mistakes that once gave a TypeError/IndexError, a traceback from a timer thread, a silent NaN or a
+    malformed axis taken as another (review of session 9)."""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_replay_source_takes_numpy_numbers(tmp_path):
+    from imuwalk.sinks.hdf5 import Recorder
+    from imuwalk.sources.block import SampleBlock
+    from imuwalk.sources.replay import ReplaySource
+
+    w = _walk()
+    p = tmp_path / "w.h5"
+    with Recorder(p, raw_log=False) as rec:
+        rec.write_block(SampleBlock(w.t, w.acc, w.gyr))
+    src = ReplaySource(p, block_s=np.float32(0.05), speed=np.int64(2))
+    assert sum(len(b) for b in src) == len(w.t)
+    with pytest.raises(ValueError, match="block_s must be in"):
+        ReplaySource(p, block_s=True)

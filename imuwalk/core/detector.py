@@ -246,12 +246,18 @@ def map_axes(x: np.ndarray, R: np.ndarray) -> np.ndarray:
     return x[:, 0:1] * R[:, 0] + x[:, 1:2] * R[:, 1] + x[:, 2:3] * R[:, 2]
 
 
+def _as_array(a, name: str) -> np.ndarray:
+    """``np.asarray(a)``; a ragged nested list is a ValueError naming the argument (numpy's names none)."""
+    try:
+        return np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: not a regular array ({exc})") from None
+
+
 def _check_shapes(t, acc, gyr):
     """Validate shapes/dtypes and convert to contiguous float64 arrays. Raises ValueError."""
     if not (_is_ready(t, 1) and _is_ready(acc, 2) and _is_ready(gyr, 2)):
-        t = np.asarray(t)
-        acc = np.asarray(acc)
-        gyr = np.asarray(gyr)
+        t, acc, gyr = (_as_array(a, name) for a, name in ((t, "t"), (acc, "acc"), (gyr, "gyr")))
         for name, a in (("t", t), ("acc", acc), ("gyr", gyr)):
             if a.dtype.kind not in "fiu":
                 raise ValueError(f"{name}: expected a numeric array, got dtype {a.dtype}")

@@ -233,7 +233,10 @@ class SummaryTracker:
     """
 
     def __init__(self, goal_minutes: float = 10.0, pause_s: float = 3.0) -> None:
-        goal_minutes = float(goal_minutes)
+        try:
+            goal_minutes = float(goal_minutes)
+        except (TypeError, ValueError):
+            raise ValueError(f"goal_minutes must be a positive number of minutes, got {goal_minutes!r}") from None
         pause_s = float(pause_s)
         if not (math.isfinite(goal_minutes) and goal_minutes > 0):
             raise ValueError(f"goal_minutes must be a positive number of minutes, got {goal_minutes!r}")

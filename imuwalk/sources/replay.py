@@ -6,6 +6,7 @@ device clock (stored in the recording), so a :class:`~imuwalk.StepDetector` give
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 import time
@@ -34,9 +35,11 @@ class ReplaySource:
     ) -> None:
         from imuwalk.sinks.hdf5 import Recording
 
-        if not (isinstance(speed, (int, float)) and speed > 0):
+        if not (isinstance(speed, numbers.Real) and not isinstance(speed, bool)
+                and speed > 0):
             raise ValueError(f"speed must be a positive factor, got {speed!r}")
-        if not (isinstance(block_s, (int, float)) and 0 < block_s <= 3600):
+        if not (isinstance(block_s, numbers.Real) and not isinstance(block_s, bool)
+                and 0 < block_s <= 3600):
             raise ValueError(f"block_s must be in (0, 3600] s, got {block_s!r}")
         if isinstance(path_or_recording, Recording):
             self.recording = path_or_recording
