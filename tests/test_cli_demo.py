@@ -243,3 +243,26 @@ def test_bad_seed_is_a_usage_error(seed, tmp_path):
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert "--seed" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_record_refuses_a_stale_byte_log_without_force(tmp_path):
+    """X.h5 does not exist but X.h5.imuraw (an earlier session's byte log) does: appending to it would mix two
+    sessions (and `repair --from-raw` would rebuild both), so --record refuses it like an existing .h5;
+    --force replaces it."""
+    rec, raw = tmp_path / "stale.h5", tmp_path / "stale.h5.imuraw"
+    raw.write_bytes(b"keep\n")
+    p = subprocess.run([*CMD, "demo", "--duration", "5", "--json", "--record", str(rec)], env=ENV, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(raw) in lines[0] and "--force" in lines[0], p.stderr
+    assert p.stdout == "" and not rec.exists() and raw.read_bytes() == b"keep\n"
+    p = subprocess.run([*CMD, "demo", "--duration", "5", "--json", "--record", str(rec), "--force"], env=ENV,
+                       cwd=tmp_path, capture_output=True, text=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    assert rec.exists() and not raw.read_bytes().startswith(b"keep")
+    r = subprocess.run([*CMD, "repair", str(rec), "--from-raw", "--json"], env=ENV, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    n = json.loads(p.stdout)["recording"]["samples"]
+    assert json.loads(r.stdout)["n_samples"] <= n + 5  # one session in the log, not two

@@ -175,6 +175,13 @@ def test_all_nan_csv_is_one_clear_line_without_numpy_warnings(tmp_path):
     (["detect", "{tmp}/in.txt", "--rate", "inf"], "--rate"),
     (["detect", "{tmp}/in.txt", "--gyr-unit", "rpm"], "--gyr-unit"),
     (["detect", "{tmp}/in.csv", "--preset", "mpu6050"], "--preset"),
+    # the preset sets the units: an explicit unit contradicts it (it was overridden, then the preset advised)
+    (["detect", "{tmp}/in.txt", "--preset", "mpu6050", "--acc-unit", "m/s2"], "--acc-unit: not allowed with --preset"),
+    (["import", "{tmp}/in.txt", "-o", "{tmp}/o.h5", "--preset", "mpu6050", "--gyr-unit", "rad/s"],
+     "--gyr-unit: not allowed with --preset"),
+    (["emulate", "--out", "{tmp}/e.imuraw", "--duration", "10", "--seed", "-1"], "--seed"),
+    (["emulate", "--out", "{tmp}/e.imuraw", "--duration", "10", "--faults", "reset=-3"], "--faults"),
+    (["emulate", "--out", "{tmp}/e.imuraw", "--duration", "10", "--link", "{tmp}/lnk"], "only with --pty"),
 ])
 def test_bad_option_values_are_usage_errors_naming_the_option(capsys, tmp_path, walk, args, needle):
     write_counts_log(tmp_path / "in.txt", walk, with_time=False)
@@ -302,3 +309,173 @@ def test_evaluate_table_uses_one_format_per_column():
     cells = [c.strip() for c in ipol.strip("|").split("|")]
     assert "10.0" in cells and "4.2" in cells and "30.0" in cells and "2.5" in cells and "0.928" in cells
     assert "| r1 |" in text
+
+
+# ------------------------------------------------------------------ 9. review of the CLI against its docs
+
+
+@pytest.mark.parametrize("args", [
+    ["detect", "x.h5", "--goal", "-1"],
+    ["detect", "x.h5", "--placement", "knee"],
+    ["detect", "x.h5", "--json", "--csv"],
+    ["detect", "x.h5", "--bogus"],
+    ["report", "x.h5"],
+    ["emulate", "--acc-range", "3"],
+    ["stream", "--mount", "-y", "--calibrate"],
+    ["nosuchcommand"],
+])
+def test_argparse_errors_are_one_line_naming_help(args):
+    r = imuwalk(*args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "usage:" not in r.stderr, r.stderr
+    cmd = "imuwalk" if args[0] == "nosuchcommand" else f"imuwalk {args[0]}"
+    assert lines[0].startswith(f"{cmd}: error: ") and lines[0].endswith(f"(see {cmd} --help)"), lines[0]
+
+
+def test_evaluate_checks_csv_before_running(capsys, tmp_path):
+    """An unusable --csv is refused at once (it was found only after the whole evaluation), an existing file
+    only with --force, like every other output option."""
+    code, out, err = cli(capsys, "evaluate", "marpino", "--csv", tmp_path / "nodir" / "x.csv", "--no-progress")
+    assert code == 1 and out == "" and "folder" in err and "does not exist" in err and "Errno" not in err, err
+    code, out, err = cli(capsys, "evaluate", "marpino", "--csv", tmp_path, "--no-progress")
+    assert code == 1 and out == "" and "it is a folder" in err, err
+    old = tmp_path / "old.csv"
+    old.write_text("keep\n")
+    code, out, err = cli(capsys, "evaluate", "marpino", "--csv", old, "--no-progress")
+    assert code == 1 and out == "" and "already exists" in err and "--force" in err, err
+    assert old.read_text() == "keep\n"
+
+
+@pytest.mark.realdata
+def test_evaluate_scores_a_dataset_named_twice_once(capsys, tmp_path):
+    require_data("marpino_leg_imu_foot_pressure")
+    code, out, err = cli(capsys, "evaluate", "marpino", "--json")
+    assert code == 0, err
+    once = json.loads(out)
+    code, out, err = cli(capsys, "evaluate", "marpino", "marpino", "--json")
+    assert code == 0, err
+    twice = json.loads(out)
+    names = [r["name"] for r in twice["per_recording"]]
+    assert len(names) == len(set(names)) == len(once["per_recording"])
+    assert twice["pooled"] == once["pooled"]
+    old = tmp_path / "old.csv"
+    old.write_text("keep\n")
+    code, out, err = cli(capsys, "evaluate", "marpino", "--csv", old, "--force", "--no-progress")
+    assert code == 0, err
+    assert old.read_text().startswith("scope,")
+
+
+def test_h5_that_is_not_hdf5_gets_a_way_out(capsys, tmp_path, walk):
+    """detect/import of a .h5 without the HDF5 signature: empty -> "the file is empty"; text -> --format csv|text
+    (not the same failing command again); binary -> what it is."""
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(b"")
+    for cmd in (["detect", empty], ["import", empty, "-o", tmp_path / "o.h5"]):
+        code, out, err = cli(capsys, *cmd)
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert "the file is empty" in err and "`imuwalk" not in err, err
+    named = write_csv(tmp_path / "named.h5", walk)  # a CSV saved under a .h5 name
+    code, out, err = cli(capsys, "detect", named)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "no HDF5 signature" in err and "--format csv" in err and "`imuwalk" not in err, err
+    code, out, err = cli(capsys, "detect", named, "--format", "csv", "--json")  # the advice works
+    assert code == 0, err
+    assert abs(len(json.loads(out)["strides"]) - len(walk.ic)) <= 3
+    blob = tmp_path / "blob.h5"
+    blob.write_bytes(np.random.default_rng(0).bytes(3000))
+    code, out, err = cli(capsys, "detect", blob)
+    assert code == 1 and "binary data" in err and "--format" not in err, err
+    assert not (tmp_path / "o.h5").exists()
+
+
+def _counter_log(path: Path, w) -> Path:
+    """A text log whose first column is a sample counter 0, 1, 2, ... (like the IPOL PacketCounter), then
+    acc in g and gyr in deg/s."""
+    rows = [",".join([str(k), *(f"{v:.6g}" for v in w.acc[k] / G0), *(f"{v:.6g}" for v in w.gyr[k] / DEG2RAD)])
+            for k in range(len(w.t))]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_rate_replaces_a_time_column_that_is_not_seconds(capsys, tmp_path, walk):
+    """A first column 0, 1, 2, ... (median interval 1 s > gap_s): without --rate the one-line error names
+    --rate HZ; with --rate it is replaced (warning naming the column), as docs/CLI.md says."""
+    log = _counter_log(tmp_path / "counter.txt", walk)
+    code, out, err = cli(capsys, "detect", log)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--rate HZ" in err and "gap_s" in err, err
+    code, out, err = cli(capsys, "detect", log, "--rate", "100", "--json")
+    assert code == 0, err
+    assert "first column" in err and "ignored" in err and "using --rate 100" in err, err
+    doc = json.loads(out)
+    assert abs(len(doc["strides"]) - len(walk.ic)) <= 3, (len(doc["strides"]), len(walk.ic))
+    assert any("using --rate 100" in w for w in doc["source"]["warnings"])
+    code, out, err = cli(capsys, "import", log, "-o", tmp_path / "c.h5", "--rate-hz", "100")
+    assert code == 0 and "using --rate-hz 100" in err, err
+    # a CSV time column in milliseconds: the error also names the t_ms header
+    ms = write_csv(tmp_path / "ms.csv", SimpleNamespace(t=walk.t * 1000.0, acc=walk.acc, gyr=walk.gyr))
+    code, out, err = cli(capsys, "detect", ms)
+    assert code == 1 and "time column 't'" in err and "--rate HZ" in err and "t_ms" in err, err
+    code, out, err = cli(capsys, "detect", ms, "--rate", "100")
+    assert code == 0 and "time column 't' ignored" in err, err
+    ms.write_text(ms.read_text().replace("t,acc_x", "t_ms,acc_x", 1))
+    code, out, err = cli(capsys, "detect", ms, "--json")
+    assert code == 0 and err == "", err
+
+
+def test_text_stream_byte_log_suggests_format_text(capsys, tmp_path, walk):
+    log = write_counts_log(tmp_path / "tx.h5.imuraw", walk)  # what `stream --format text --record` logs
+    code, out, err = cli(capsys, "detect", log)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "--format text" in err, err
+    code, out, err = cli(capsys, "detect", log, "--format", "text", "--preset", "mpu6050", "--json")
+    assert code == 0, err
+
+
+def test_unfinished_recording_warns_and_suggests_repair(tmp_path):
+    """A recording whose writer died (no clean close): detect reads it, one stderr line names `imuwalk repair`;
+    the --json document is unchanged (it already says "complete": false)."""
+    f = tmp_path / "killed.h5"
+    script = ("import os, sys\n"
+              "from imuwalk.sinks.hdf5 import Recorder\n"
+              "from imuwalk.sources.block import SampleBlock\n"
+              "from imuwalk.sources.emulator import default_walk\n"
+              "w = default_walk(100.0, 20.0, 'shank', 0)\n"
+              "rec = Recorder(sys.argv[1], placement='shank', raw_log=False)\n"
+              "rec.write_block(SampleBlock(t=w.t, acc=w.acc, gyr=w.gyr))\n"
+              "rec.flush()\n"
+              "os._exit(0)  # like SIGKILL: the file is never finalized\n")
+    subprocess.run([sys.executable, "-c", script, str(f)], check=True, timeout=120,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    r = imuwalk("detect", str(f))
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "warning" in lines[0] and "unfinished" in lines[0], r.stderr
+    assert f"imuwalk repair {f}" in lines[0]
+    r = imuwalk("detect", str(f), "--json")
+    assert r.returncode == 0 and "imuwalk repair" in r.stderr
+    src = json.loads(r.stdout)["source"]
+    assert src["complete"] is False and "warnings" not in src
+    assert imuwalk("detect", str(f), "-q").stderr == ""
+
+
+def test_paths_that_are_not_recordings_are_named_as_such(tmp_path):
+    r = imuwalk("detect", os.devnull)
+    assert_one_line_error(r, 1, "not a regular file")
+    assert "no such file" not in r.stderr
+    r = imuwalk("repair", str(tmp_path))
+    assert_one_line_error(r, 1, "it is a folder, not a recording")
+    assert "Errno" not in r.stderr
+    r = imuwalk("repair", os.devnull)
+    assert_one_line_error(r, 1, "not a regular file")
+    rnd = tmp_path / "rand.bin"
+    rnd.write_bytes(np.random.default_rng(3).bytes(5000))
+    r = imuwalk("detect", str(rnd))
+    assert_one_line_error(r, 1, "rand.bin", "not an x-IMU binary log")
+    assert "{" not in r.stderr and "stats" not in r.stderr
+    r = imuwalk("stream", "--port", str(tmp_path), "--duration", "1", env_extra={"IMUWALK_CONFIG": str(tmp_path)})
+    assert_one_line_error(r, 1, "it is a folder, not a serial device")
+    assert "Errno" not in r.stderr
+    csv = tmp_path / "walk.csv"
+    csv.write_text("t,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n0,0,0,9.8,0,0,0\n")
+    r = imuwalk("stream", "--port", str(csv), "--duration", "1", env_extra={"IMUWALK_CONFIG": str(tmp_path)})
+    assert_one_line_error(r, 1, "regular file, not a serial device", f"imuwalk detect {csv}")

@@ -108,6 +108,46 @@ def test_fault_plan_is_reproducible_and_parsed():
         Faults(bit_flip=2.0)
 
 
+@pytest.mark.parametrize("spec, needle", [
+    ("reset=-3", "reset=T"),             # a reboot before the stream starts: was accepted, lost 10 samples
+    ("reset=nan", "reset=T"),
+    ("unplug=5", "unplug=T:D"),          # D was quietly 1 s
+    ("unplug=5:", "unplug=T:D"),
+    ("unplug=5:0", "D > 0"),
+    ("unplug=-1:2", "T >= 0"),
+    ("disconnect=3", "disconnect=T:D"),
+    ("seed=-1", "seed"),
+])
+def test_fault_spec_refuses_bad_times_and_a_missing_unplug_duration(spec, needle):
+    with pytest.raises(ValueError, match="faults") as e:
+        Faults.parse(spec)
+    assert needle in str(e.value) and spec in str(e.value), str(e.value)
+    with pytest.raises(ValueError, match="reset_at"):
+        Faults(reset_at=[-1.0])
+    with pytest.raises(ValueError, match="disconnect_at"):
+        Faults(disconnect_at=[(-2.0, 1.0)])
+    assert Faults.parse("reset=0,unplug=0:0.5").disconnect_at == [(0.0, 0.5)]
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--seed", "-1"], "--seed: expected an integer 0..4294967295, got -1"),
+    (["--seed", "4294967296"], "--seed"),
+    (["--faults", "reset=-3"], "--faults: reset=T"),
+    (["--faults", "unplug=5"], "--faults: unplug=T:D"),
+    (["--link", "LINK"], "--link: only with --pty"),
+])
+def test_emulate_out_bad_seed_faults_and_link_are_usage_errors(tmp_path, extra, needle):
+    out = tmp_path / "e.imuraw"
+    extra = [str(tmp_path / "lnk") if a == "LINK" else a for a in extra]
+    p = subprocess.run([sys.executable, "-m", "imuwalk.cli.main", "emulate", "--out", str(out), "--duration", "10",
+                        *extra], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imuwalk emulate: error: ") and needle in lines[0], p.stderr
+    assert not out.exists() and not (tmp_path / "lnk").exists()
+
+
 def test_device_reset_restarts_seq_and_clock_with_boot():
     t, acc, gyr = _ramp(2000, 200.0)
     emu = DeviceEmulator(t, acc, gyr, faults=Faults(reset_at=[4.0], reset_gap_s=0.1))

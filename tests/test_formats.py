@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import require_data
@@ -286,3 +288,31 @@ def test_boot_text_before_the_samples_is_not_a_csv_header(tmp_path):
     assert sniff_format(odd) == "csv"
     with pytest.raises(ValueError, match="header has no column for"):
         read_file(odd)
+
+
+# ---------------------------------------------------------------- messages of files that are not what they seem
+
+
+def test_read_file_names_what_a_wrong_file_is(tmp_path):
+    """/dev/null is not a regular file (not "no such file"), an empty .h5 is empty, a random .bin gets a
+    short summary (no dict of decoder stats), the byte log of a text stream is called text lines."""
+    if os.path.exists("/dev/null"):
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_file("/dev/null")
+    with pytest.raises(ValueError, match="is a folder"):
+        read_file(tmp_path)
+    empty = tmp_path / "empty.h5"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"is empty \(0 bytes\)"):
+        read_file(empty)
+    rnd = tmp_path / "rand.bin"
+    rnd.write_bytes(np.random.default_rng(1).bytes(5000))
+    with pytest.raises(ValueError) as e:
+        read_file(rnd)
+    msg = str(e.value)
+    assert "not an x-IMU binary log" in msg and "packets" in msg and "{" not in msg, msg
+    text_log = tmp_path / "tx.h5.imuraw"
+    text_log.write_text("".join(f"{k * 0.01:.2f},0.0,0.0,1.0,0.0,0.0,0.0\n" for k in range(100)))
+    with pytest.raises(ValueError, match="text lines, not imuwalk frames"):
+        read_file(text_log)
+    assert len(read_file(text_log, format="text")) == 100

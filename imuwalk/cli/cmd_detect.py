@@ -185,6 +185,51 @@ def check_path(path: Path) -> None:
         raise CliError(f"cannot read {path}: no such file")
     if path.is_dir():
         raise CliError(f"cannot read {path}: it is a folder, not a recording")
+    if not path.is_file():
+        raise CliError(f"cannot read {path}: not a regular file (a device, pipe or socket), not a recording")
+
+
+def check_hdf5_file(path: Path) -> None:
+    """A file about to be read as HDF5 carries the HDF5 signature, else CliError (one line) that says what
+    it is instead: empty, binary data of a known kind, or text (then --format csv|text reads it)."""
+    from imuwalk.cli.main import CliError
+    from imuwalk.sources.formats import _HDF5_MAGIC, _binary_kind
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as e:
+        raise CliError(f"cannot read {path}: {e.strerror or e}") from e
+    if head.startswith(_HDF5_MAGIC):
+        return
+    if not head:
+        raise CliError(f"cannot read {path}: the file is empty (0 bytes), not an HDF5 recording")
+    kind = _binary_kind(head)
+    if kind is not None:
+        raise CliError(f"cannot read {path}: it is {kind}, not an HDF5 recording (no HDF5 signature)")
+    raise CliError(f"cannot read {path}: not an HDF5 file (no HDF5 signature) but text; if it holds sample "
+                   "columns, pass --format csv (a header line names them) or --format text")
+
+
+def _time_column_name(blk) -> str:
+    cols = blk.info.get("columns") or {}
+    return f"time column {cols['t']!r}" if "t" in cols else "the first column (time stamps)"
+
+
+def _median_dt(t) -> float:
+    t = np.asarray(t, dtype=np.float64)
+    return float(np.median(np.diff(t))) if len(t) > 2 else 0.0
+
+
+def _gap_s(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> float:
+    """The detector's gap_s for this command's placement and --param overrides (import: the defaults)."""
+    from imuwalk.core.detector import DetectorParams
+
+    placement = getattr(args, "placement", None) or "shank"
+    try:
+        return float(DetectorParams.for_placement(placement, **(overrides or {})).gap_s)
+    except (ValueError, TypeError, OverflowError):
+        return float(DetectorParams.for_placement(placement).gap_s)
 
 
 def cli_message(msg: str, path: Path, names: dict[str, str]) -> str:
@@ -201,36 +246,55 @@ def cli_message(msg: str, path: Path, names: dict[str, str]) -> str:
 
 
 def read_samples(args: argparse.Namespace, path: Path, fmt: str | None, opts: dict[str, Any],
-                 names: dict[str, str] | None = None):
+                 names: dict[str, str] | None = None, gap_s: float | None = None):
     """Read a non-HDF5 ``path`` with the reader options ``opts`` (formats keywords) given on the command
     line; returns ``(SampleBlock, format, warnings)``. Usage errors (an option the format does not take, --rate for
     a file with a time column) raise UsageError; unreadable files, fewer than 2 samples and physically
-    implausible units (raw counts read as g) raise CliError; milder unit doubts are printed on stderr."""
+    implausible units (raw counts read as g) raise CliError; milder unit doubts are printed on stderr.
+    ``gap_s``: the detector's gap (default: its default for ``args.placement``); a time column whose median
+    interval is longer cannot be seconds and may be replaced by --rate."""
     from imuwalk.cli.main import CliError, UsageError
-    from imuwalk.sources.formats import read_file
+    from imuwalk.sources.formats import looks_like_text_log, read_file
 
     names = {**CLI_NAMES, **(names or {})}
     fmt = _guess_format(path, fmt)
     unused = [k for k in opts if k not in FORMAT_OPTIONS.get(fmt, ())]
     if unused:
         raise UsageError(_not_used(names.get(unused[0], unused[0]), fmt, path))
+    if "preset" in opts:
+        unit = next((k for k in ("acc_unit", "gyr_unit") if k in opts), None)
+        if unit is not None:
+            raise UsageError(f"{names[unit]}: not allowed with {names['preset']} (the preset {opts['preset']} "
+                             "sets the units: raw counts at its scale); give one or the other")
+    if fmt == "hdf5":
+        check_hdf5_file(path)
 
     errors = (ValueError, OSError, UnicodeDecodeError)
     try:
         blk = read_file(path, format=fmt, **opts)
     except errors as e:
-        raise CliError(f"cannot read {path}: {cli_message(e, path, names)}") from e
+        msg = cli_message(e, path, names)
+        if fmt == "imuraw" and not isinstance(e, OSError) and looks_like_text_log(path):
+            msg += " (pass --format text)"
+        raise CliError(f"cannot read {path}: {msg}") from e
     warnings = []
     if "rate_hz" in opts and blk.info.get("time_column"):
         rate = names["rate_hz"]
         try:
-            read_file(path, format=fmt, **{k: v for k, v in opts.items() if k != "rate_hz"})
+            stamped = read_file(path, format=fmt, **{k: v for k, v in opts.items() if k != "rate_hz"})
         except errors as e:  # the time column is unusable: the fixed rate replaces it
             why = re.sub(r"\s*\([^()]*fixed rate instead\)", "", cli_message(e, path, names))
             warnings.append(f"{why}; using {rate} {opts['rate_hz']:g} instead")
         else:
-            raise UsageError(f"{rate}: {path.name} has a time column; {rate} is only for files without "
-                             "time stamps")
+            gap = _gap_s(args) if gap_s is None else gap_s
+            dt = _median_dt(stamped.t)
+            if not dt > gap:
+                raise UsageError(f"{rate}: {path.name} has a time column; {rate} is only for files without "
+                                 "time stamps (or whose time column is unusable)")
+            # a sample counter or milliseconds: not seconds, so the fixed rate replaces it
+            warnings.append(f"{_time_column_name(stamped)} ignored: its median interval {dt:g} (read as s) is "
+                            f"longer than gap_s = {gap:g} s (a sample counter? milliseconds?); using {rate} "
+                            f"{opts['rate_hz']:g} instead")
     if len(blk) < 2:
         raise CliError(f"cannot read {path}: it holds {len(blk)} sample{'' if len(blk) == 1 else 's'}; "
                        "at least 2 are needed")
@@ -304,12 +368,22 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
     if fmt == "hdf5":
         if opts:
             raise UsageError(_not_used(CLI_NAMES[next(iter(opts))], fmt, path))
+        check_hdf5_file(path)
         d = _detect_hdf5(args, path, overrides)
         print_warnings(args, path, d.warnings)
         return d
-    blk, fmt, warnings = read_samples(args, path, fmt, opts)
-    print_warnings(args, path, warnings)
     placement = args.placement or "shank"
+    gap = _gap_s(args, overrides)
+    blk, fmt, warnings = read_samples(args, path, fmt, opts, gap_s=gap)
+    print_warnings(args, path, warnings)
+    if blk.info.get("time_column") and "rate_hz" not in opts and _median_dt(blk.t) > gap:
+        from imuwalk.cli.main import CliError
+
+        col = _time_column_name(blk)
+        ms = ", or name a millisecond column t_ms" if blk.info.get("columns") else ""
+        raise CliError(f"cannot read {path}: {col} has a median sample interval of {_median_dt(blk.t):g} (read "
+                       f"as s), longer than gap_s = {gap:g} s: not a time in seconds (a sample counter? "
+                       f"milliseconds?); pass --rate HZ to replace it by the sample rate{ms}")
     from imuwalk.core.detector import detect_steps
 
     res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement, **overrides)
@@ -332,6 +406,12 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
     with rec:
         placement = args.placement or rec.placement or "shank"
         info = {"complete": bool(rec.complete)}
+        if not rec.complete:  # a stderr line only: the --json document already says "complete": false
+            from imuwalk.cli.main import info as say
+
+            cmd = getattr(args, "command", None) or "detect"
+            say(args, f"imuwalk {cmd}: warning: {path.name}: the recording is unfinished (its recorder was "
+                      f"killed, or is still writing); if the recorder is gone, run `imuwalk repair {path}`")
         n = len(rec)
         if n < 2:
             raise CliError(f"cannot read {path}: the recording holds no IMU samples")

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--speed: expected a real-time factor > 0, got {args.speed:g}")
     if not abs(args.drift_ppm) < 1e5:
         raise UsageError(f"--drift-ppm: expected -100000..100000 ppm, got {args.drift_ppm:g}")
+    if not 0 <= args.seed < 2**32:
+        raise UsageError(f"--seed: expected an integer 0..4294967295, got {args.seed}")
+    if args.out and args.link:
+        raise UsageError("--link: only with --pty (--out writes a file, there is no port to link to)")
     try:
         faults = Faults.parse(args.faults) if args.faults else None
     except (ValueError, TypeError) as e:

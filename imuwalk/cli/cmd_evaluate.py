@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("datasets", nargs="*", metavar="DATASET", help="dataset names (manifest; default: all)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (pooled + per recording)")
     p.add_argument("--csv", metavar="FILE", help="also write one CSV row per recording and per pooled group")
+    p.add_argument("--force", action="store_true", help="overwrite the --csv file if it exists")
     p.add_argument("--per-recording", action="store_true", help="table: also list every recording")
     p.add_argument("--misses", action="store_true",
                    help="table: also list, per recording, the reference ICs missed and the false detections "
@@ -42,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imuwalk.cli.main import UsageError
+    from pathlib import Path
+
+    from imuwalk.cli.main import CliError, UsageError, check_output
     from imuwalk.evaluate import evaluate
 
     if args.workers is not None and args.workers < 1:
@@ -50,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.scheduler:
         raise UsageError("--workers: not allowed with --scheduler (the scheduler has its own workers)")
     overrides = parse_params(args.param, ("shank", "foot"))
-    names = list(args.datasets)
+    if args.csv:  # before any work: a wrong --csv path must not throw away minutes of evaluation
+        check_output(Path(args.csv), args.force)
+    names = list(dict.fromkeys(args.datasets))  # a dataset named twice is scored once
     if not names:
         from imuwalk.datasets import list_datasets
 
@@ -75,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     for msg in dict.fromkeys(str(w.message) for w in caught):
         print(f"warning: {msg}", file=sys.stderr)
     if args.csv:
-        report.to_csv(args.csv)
+        try:
+            report.to_csv(args.csv)
+        except OSError as e:
+            raise CliError(f"cannot write {args.csv}: {e.strerror or e}") from e
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:

@@ -24,8 +24,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from imuwalk.cli.main import CliError
     from imuwalk.sinks.hdf5 import repair
 
+    path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"cannot repair {path}: it is a folder, not a recording")
+    if path.exists() and not path.is_file():
+        raise CliError(f"cannot repair {path}: not a regular file (a device, pipe or socket), not a recording")
     rep = repair(args.file, from_raw=args.from_raw, use_h5clear=not args.no_h5clear)
     doc = {
         "path": str(rep.path),

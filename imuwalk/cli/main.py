@@ -73,6 +73,29 @@ class _Broken:
         raise CliError(f"this command failed to load: {type(self._err).__name__}: {self._err}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line, like every other error of the CLI:
+    ``imuwalk COMMAND: error: <message> (see imuwalk COMMAND --help)``, exit 2 (subparsers are of this class
+    too: ``add_subparsers`` makes them of the parent's class)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._command_parsers: dict[str, argparse.ArgumentParser] = {}
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse's, but an unrecognized argument after a command is reported by that command's parser
+        (``imuwalk detect: error: unrecognized arguments: ...``)."""
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            sp = self._command_parsers.get(getattr(ns, "command", None) or "", self)
+            sp.error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
+    def error(self, message: str):  # type: ignore[override]
+        msg = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {msg} (see {self.prog} --help)\n")
+
+
 def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
     # On subparsers the defaults are SUPPRESSed so `imuwalk --debug CMD` is not reset by CMD's parser.
     kw = {"default": argparse.SUPPRESS} if sub else {}
@@ -85,7 +108,7 @@ def _add_common(p: argparse.ArgumentParser, sub: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from imuwalk import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="imuwalk",
         description="Live strides and walking direction (forward/backward) from a leg-worn IMU.",
         epilog=EPILOG,
@@ -113,12 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(sp, sub=True)
         mod.add_arguments(sp)
         sp.set_defaults(_module=mod)
+        p._command_parsers[mod.NAME] = sp  # type: ignore[attr-defined]
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a usage line on bad arguments
+    args = parser.parse_args(argv)  # exits 2 with one error line on bad arguments
     args.verbosity = -1 if args.quiet else (1 if args.verbose else 0)
     _setup_logging(args)
     if not getattr(args, "_module", None):

@@ -360,6 +360,12 @@ class LiveSession:
             if p.exists() and not self.force:
                 raise CliError(f"recording {p} already exists; choose another name or pass --force to "
                                "overwrite it")
+            from imuwalk.sinks.hdf5 import raw_log_path
+
+            raw = raw_log_path(p)  # appending to an earlier session's byte log would mix the two sessions
+            if (raw.exists() or raw.is_symlink()) and not self.force:
+                raise CliError(f"the byte log {raw} of an earlier recording already exists; choose another "
+                               "name or pass --force to overwrite it")
             parent = p.parent if str(p.parent) else Path(".")
             if not parent.is_dir():
                 raise CliError(f"cannot record to {p}: folder {parent} does not exist")
@@ -370,7 +376,14 @@ class LiveSession:
                 self.plan.store().devices()
             except ValueError as e:
                 raise CliError(str(e)) from None
-        check_port(self.port)
+        port = str(self.port or "")
+        local = bool(port) and "://" not in port and os.name != "nt"
+        if local and os.path.isdir(port):
+            raise CliError(f"cannot open port {port}: it is a folder, not a serial device")
+        check_port(self.port)  # missing, or no permission (that message names the fix)
+        if local and os.path.isfile(port):
+            raise CliError(f"cannot open port {port}: it is a regular file, not a serial device (a recorded "
+                           f"file is read with `imuwalk detect {port}`)")
 
     # -- mount resolution -----------------------------------------------------------------------------
     def _build_detector(self, meta: Any):

@@ -33,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
+import math
+import numbers
 import os
 import sys
 import threading
@@ -91,9 +93,15 @@ class Faults:
         lo, hi = self.garbage_len
         if not (1 <= lo <= hi <= 200):
             raise ValueError(f"garbage_len: expected 1 <= lo <= hi <= 200, got {self.garbage_len!r}")
+        for t in self.reset_at:
+            if not (isinstance(t, numbers.Real) and 0.0 <= t < math.inf):
+                raise ValueError(f"reset_at: expected times >= 0 s, got {t!r}")
         for item in self.disconnect_at:
-            if len(item) != 2 or not item[1] > 0:
-                raise ValueError(f"disconnect_at: expected (t_s, duration_s > 0) pairs, got {item!r}")
+            if (len(item) != 2 or not all(isinstance(x, numbers.Real) for x in item)
+                    or not (0.0 <= item[0] < math.inf and 0.0 < item[1] < math.inf)):
+                raise ValueError(f"disconnect_at: expected (t_s >= 0, duration_s > 0) pairs, got {item!r}")
+        if not (isinstance(self.seed, numbers.Integral) and 0 <= self.seed < 2**32):
+            raise ValueError(f"seed: expected an integer 0..4294967295, got {self.seed!r}")
         if not self.reset_gap_s >= 0:
             raise ValueError(f"reset_gap_s: expected >= 0, got {self.reset_gap_s!r}")
 
@@ -115,11 +123,22 @@ class Faults:
                     kw[k] = float(v)
                 elif k == "seed":
                     kw["seed"] = int(v)
+                    if not 0 <= kw["seed"] < 2**32:
+                        raise ValueError(f"faults: seed: expected an integer 0..4294967295, got {part!r}")
                 elif k == "reset":
-                    kw["reset_at"].append(float(v))
+                    t = float(v)
+                    if not 0.0 <= t < math.inf:
+                        raise ValueError(f"faults: reset=T: expected a time T >= 0 s, got {part!r}")
+                    kw["reset_at"].append(t)
                 elif k in ("unplug", "disconnect"):
-                    t, _, d = v.partition(":")
-                    kw["disconnect_at"].append((float(t), float(d or 1.0)))
+                    t, sep, d = v.partition(":")
+                    if not sep or not d.strip():
+                        raise ValueError(f"faults: {k}=T:D: expected a time T and a duration D in s "
+                                         f"(e.g. {k}=20:2), got {part!r}")
+                    t0, dur = float(t), float(d)
+                    if not (0.0 <= t0 < math.inf and 0.0 < dur < math.inf):
+                        raise ValueError(f"faults: {k}=T:D: expected T >= 0 s and D > 0 s, got {part!r}")
+                    kw["disconnect_at"].append((t0, dur))
                 else:
                     raise ValueError(f"faults: unknown fault {k!r} (bit_flip, truncate, drop_byte, garbage, "
                                      "reset, unplug, seed)")

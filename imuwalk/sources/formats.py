@@ -570,7 +570,7 @@ def read_ximu(path, *, rate_hz: float = 256.0) -> SampleBlock:
     dec = XimuDecoder()
     pk = dec.feed(p.read_bytes())
     if len(pk) == 0:
-        raise ValueError(f"path: no x-IMU calibrated inertial packets in {p} (stats {dec.stats})")
+        raise ValueError(f"path: {p} {_ximu_summary(dec.stats)}")
     acc = pk.acc_counts.astype(np.float64) * (G0 / XIMU_ACC_LSB_PER_G)
     gyr = pk.gyr_counts.astype(np.float64) * (DEG2RAD / XIMU_GYR_LSB_PER_DPS)
     info = {"format": "ximu", "path": str(p), "packet_index": pk.packet_index,
@@ -579,6 +579,28 @@ def read_ximu(path, *, rate_hz: float = 256.0) -> SampleBlock:
             "acc_lsb_per_g": XIMU_ACC_LSB_PER_G, "gyr_lsb_per_dps": XIMU_GYR_LSB_PER_DPS}
     return SampleBlock(t=np.arange(len(pk)) / float(rate_hz), acc=acc, gyr=gyr,
                        acc_raw=pk.acc_counts, gyr_raw=pk.gyr_counts, info=info)
+
+
+def _ximu_summary(st: dict) -> str:
+    """Why an x-IMU log gave no inertial packets, in words (from XimuDecoder.stats)."""
+    n, ok = int(st.get("packets", 0)), int(st.get("ok", 0))
+    if n == 0:
+        return f"holds no x-IMU packets in its {int(st.get('bytes', 0))} bytes: not an x-IMU binary log"
+    if 2 * ok < n:  # random bytes pass the 8-bit checksum now and then: mostly bad is not an x-IMU log
+        bad = int(st.get("checksum_errors", 0))
+        which = ("all with checksum errors" if bad == n else f"{bad} with checksum errors" if bad
+                 else f"{n - ok} invalid")
+        return f"holds {n} packet{'s' if n != 1 else ''}, {which}: not an x-IMU binary log"
+    return (f"holds {ok} valid x-IMU packet{'s' if ok != 1 else ''} but no calibrated inertial data "
+            "(was the inertial output enabled?)")
+
+
+def looks_like_text_log(path) -> bool:
+    """Whether a byte log holds text lines, not wire-protocol frames: the protocol ends every frame with
+    0x00, so a log with bytes but no 0x00 in its first 4096 is a ``--format text`` stream's log."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return bool(head) and b"\x00" not in head
 
 
 # --------------------------------------------------------------------------------------------------
@@ -600,9 +622,15 @@ def read_imuraw(path) -> SampleBlock:
     decoded = dec.feed(p.read_bytes())
     meta = getattr(dec, "meta", None)
     if meta is None:
+        if looks_like_text_log(p):
+            raise ValueError(f"path: {p} holds text lines, not imuwalk frames (no 0x00 frame delimiter): the "
+                             "byte log of a text stream? read it as a text log")
         raise ValueError(f"path: {p} holds no META frame, so the sensor scales are unknown")
     if len(decoded) == 0:
-        raise ValueError(f"path: no sample frames decoded from {p} (stats {dec.stats})")
+        st = dec.stats
+        damaged = st.crc_errors + st.cobs_errors + st.short_frames + st.oversize_dropped
+        raise ValueError(f"path: no sample frames decoded from {p} ({st.frames_ok} valid frames, "
+                         f"{damaged} damaged)")
     t0 = int(np.asarray(decoded.t_dev_us)[0])
     blk = to_block(decoded, meta, t0)
     blk.info.setdefault("format", "imuraw")
@@ -707,11 +735,17 @@ def read_file(path, **opts) -> SampleBlock:
     ximu) says whether the file carried its own time stamps.
     """
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"path: {p} is a folder, not a recording")
+    if p.exists() and not p.is_file():
+        raise ValueError(f"path: {p} is not a regular file (a device, pipe or socket)")
     if not p.is_file():
         raise ValueError(f"path: no such file: {p}")
     fmt = opts.pop("format", None)
     if fmt is None:
         fmt = sniff_format(p)
+    if fmt == "hdf5" and p.stat().st_size == 0:
+        raise ValueError(f"path: {p} is empty (0 bytes), not an HDF5 recording")
     if fmt in ("csv", "text"):
         with open(p, "rb") as fh:
             kind = _binary_kind(fh.read(4096))
