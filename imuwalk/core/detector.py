@@ -602,7 +602,8 @@ def _check_plausible(t: np.ndarray, acc: np.ndarray, gyr: np.ndarray, gap_s: flo
     if n >= 3 and 2 * big_dt > n_dt:
         dt = float(np.median(np.diff(t[::step])))
         raise ValueError(f"t: the median sample interval is {dt:g} s, longer than gap_s = {gap_s:g} s, so every "
-                         "sample would start a new bout; t must be in seconds (milliseconds? divide by 1000)")
+                         "sample would start a new bout; t must be in seconds (milliseconds? divide by 1000; a sample "
+                         "counter? divide by the rate in Hz)")
     if n_ok and 2 * big_a > n_ok:
         a = np.linalg.norm(acc[::step], axis=1)
         raise ValueError(f"acc: median |acc| is {float(np.nanmedian(a)):.4g} m/s² (about 9.8 expected): not m/s² "

@@ -1761,7 +1761,8 @@ def repair(path: str | os.PathLike, *, from_raw: bool = False, use_h5clear: bool
     if not path.exists() and not raw.exists():
         raise FileNotFoundError(f"neither {path} nor its raw log {raw} exists")
     if path.exists() and not path.is_file():
-        raise RecordingError(f"cannot repair {path}: it is a folder, not a recording")
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise RecordingError(f"cannot repair {path}: it is {what}, not a recording")
     has_raw = raw.is_file() and raw.stat().st_size > 0
 
     def done(method: str, backup: Path | None = None) -> RepairReport:
