@@ -132,3 +132,16 @@ def test_saturated_link_drops_and_counts(elves):
     assert missing_before == dec.status.tx_dropped, (missing_before, dec.status.tx_dropped)
     # timestamps still strictly increasing, META still gets through
     assert np.all(np.diff(out.t_dev_us.astype(np.int64)) > 0) and dec.metas >= 2
+
+
+def test_default_uid_is_announced_under_simavr(elves):
+    """An AVR has no unique id: the build default uid is shared by every Uno built without -DIMUWALK_UID, so one
+    LOG at boot says so (its text comes from flash, PSTR, on AVR) -- without delaying or dropping a sample."""
+    wire = run_simavr(elves["synthetic"][0])
+    dec = P.FrameDecoder()
+    out = dec.feed(wire)
+    assert dec.meta.device_id == "1a2b3c4d5e6f0001"
+    assert [text for _, text in dec.logs] == ["imuwalk_stream boot",
+                                              "uid is the shared default: set IMUWALK_UID per unit"]
+    assert dec.stats.device_tx_dropped == 0 and dec.stats.seq_gaps == 0
+    assert np.all(np.abs(np.diff(out.t_dev_us.astype(np.int64)) - 1e6 / ODR) < 100)

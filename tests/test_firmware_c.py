@@ -334,3 +334,197 @@ def test_sketch_starts_sampling_when_a_late_set_odr_finds_the_imu(sketch_sims, m
     assert any("IMU not found" in text for _, text in dec.logs)
     assert len(samples) >= 100  # ~1.5 s at the sensor's rate nearest 100 Hz
     assert dec.meta.odr_hz > 0
+
+
+# --------------------------------------------------------------------------------------------------
+# SET_ODR rate choice, uid, command answers, unsupported sensors (review items #6 device side, #7, #8, #9)
+
+RATE_CHECK = r"""
+#include <stdio.h>
+#include "imu_shim.h"
+uint32_t sim_us;  /* the host Arduino.h's micros() clock (imu_begin is compiled, not run) */
+
+/* |base/d - f| < |base/e - f| (in mHz, exact): compare |base - f d| / d with |base - f e| / e */
+static int better(uint64_t base, uint64_t f, uint64_t d, uint64_t e)
+{
+    uint64_t a = base > f * d ? base - f * d : f * d - base, b = base > f * e ? base - f * e : f * e - base;
+    return a * e < b * d;
+}
+
+int main(void)
+{
+    unsigned long checked = 0, bad = 0;
+    uint32_t f;
+    /* MPU-6050: every mHz up to 1.1 kHz, every candidate divider */
+    for (f = 1; f <= 1100000u; f++) {
+        uint32_t got = imu_mpu6050_div(f), d, best = 1;
+        for (d = 2; d <= 256u; d++) {
+            if (better(1000000u, f, d, best)) {
+                best = d;  /* strictly better only: a tie keeps the smaller divider (higher rate) */
+            }
+        }
+        checked++;
+        if (got != best && bad++ < 10) {
+            printf("mpu6050 %u mHz: div %u, want %u\n", f, got, best);
+        }
+    }
+    /* LSM6DSO: every candidate code */
+    for (f = 1; f <= 2000000u; f += 7u) {
+        uint8_t got = imu_lsm6dso_odr_code(f), c, best = 1;
+        for (c = 2; c <= 8u; c++) {
+            uint32_t r = imu_lsm6dso_code_mhz(c), rb = imu_lsm6dso_code_mhz(best);
+            uint32_t e = r > f ? r - f : f - r, eb = rb > f ? rb - f : f - rb;
+            if (e <= eb) {
+                best = c;  /* a tie goes to the higher rate */
+            }
+        }
+        checked++;
+        if (got != best && bad++ < 10) {
+            printf("lsm6dso %u mHz: code %u, want %u\n", f, got, best);
+        }
+    }
+    /* synthetic: whole-us periods 1000..1e6; the error is unimodal in the period, so the neighbours decide */
+    for (f = 900; f <= 1100000u; f += 13u) {
+        uint32_t p = imu_synth_period_us(f);
+        checked++;
+        if (p < 1000u || p > 1000000u || (p > 1000u && better(1000000000u, f, p - 1u, p)) ||
+            (p < 1000000u && !better(1000000000u, f, p, p + 1u) && better(1000000000u, f, p + 1u, p))) {
+            if (bad++ < 10) {
+                printf("synthetic %u mHz: period %u us\n", f, p);
+            }
+        }
+    }
+    printf("checked %lu bad %lu\n", checked, bad);
+    return bad != 0;
+}
+"""
+
+
+def test_set_odr_picks_the_nearest_rate_by_rate_error(tmp_path):
+    """PROTOCOL.md SET_ODR: the *nearest* supported rate. The MPU-6050 divider was rounded in the period domain
+    (1e6 / f rounded): 667-749 Hz went to 1000 Hz though 500 Hz is nearer, also 401-416 Hz to 500 Hz, 286-291 Hz
+    to 333 Hz, and so on; the synthetic IMU rounded its period the same way. imu_shim.h's selection functions,
+    compiled as they are, against an exact brute-force reference (ties go to the higher rate)."""
+    for tool in ("c++",):
+        if shutil.which(tool) is None:
+            pytest.skip(f"no {tool} on PATH")
+    src = tmp_path / "rate_check.cpp"
+    src.write_text(RATE_CHECK)
+    exe = tmp_path / "rate_check"
+    res = subprocess.run(["c++", "-std=gnu++11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function",
+                          "-DIMUWALK_SYNTHETIC_IMU", f"-I{HOST_SIM}", f"-I{HOST_SIM.parent / 'imuwalk_stream'}",
+                          f"-I{PROTO_DIR}", str(src), "-o", str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "bad 0" in res.stdout, res.stdout[-3000:]
+
+
+@pytest.mark.parametrize("odr_hz, div", [(700.0, 2), (667.0, 2), (749.99, 2), (750.0, 1), (800.0, 1), (410.0, 3),
+                                         (290.0, 4), (300.0, 3), (200.0, 5), (3.0, 256)])
+def test_sketch_mpu6050_set_odr_nearest_by_rate(sketch_sims, odr_hz, div):
+    """The MPU-6050 build on the register model: a 700 Hz request runs at 500 Hz (200 Hz off), not 1000 Hz."""
+    samples, dec, lines = run_sketch(sketch_sims["mpu6050"], "setup", "run:300000", rx("set_odr", odr_hz),
+                                     "run:1000000", "regs")
+    assert regs(lines)[(0x68, 0x19)] + 1 == div
+    assert dec.meta.odr_hz == round(1000.0 / div, 3)
+    if div <= 5:
+        t = samples.t_dev_us.astype(np.int64)
+        assert np.median(np.diff(t[t > 500_000])) == pytest.approx(1000 * div, abs=2)
+
+
+def test_sketch_set_odr_failure_is_answered_and_the_rate_restored(sketch_sims):
+    """A SET_ODR whose sensor restart failed got no answer at all (META only on success) and stopped sampling.
+    Now: a LOG names the failure; after a transient I2C error the previous rate is restored (and META sent); with
+    the sensor gone sampling stops, META says odr 0, and the LOG says so; a later SET_ODR finds it again."""
+    samples, dec, _ = run_sketch(sketch_sims["mpu6050"], "setup", "run:1000000", "i2cfail:1", rx("set_odr", 700.0),
+                                 "run:1000000", "imu:off", rx("set_odr", 100.0, 1), "run:1500000")
+    logs = [text for _, text in dec.logs]
+    assert "SET_ODR 700 Hz failed: IMU not found; kept 200 Hz" in logs
+    assert "SET_ODR 100 Hz failed: IMU not found; stopped" in logs
+    t = samples.t_dev_us.astype(np.int64)
+    assert np.median(np.diff(t[(t > 1_100_000) & (t < 2_000_000)])) == 5000  # 200 Hz kept
+    assert t.max() < 2_060_000  # stopped with the IMU gone (at 2.05 s: the restore's 50 ms settling delay)
+    assert dec.meta.odr_hz == 0.0
+    assert dec.stats.seq_gaps == 0 and dec.stats.device_tx_dropped == 0
+    set_odr_0 = "rx:" + P.encode_packet(P.CMD_SET_ODR, 0, struct.pack("<I", 0)).hex()  # the encoder refuses 0
+    samples, dec, _ = run_sketch(sketch_sims["mpu6050"], "setup", "run:500000", set_odr_0,
+                                 "run:500000", "imu:off", rx("set_odr", 50.0, 1), "run:500000", "imu:on",
+                                 rx("set_odr", 50.0, 2), "run:1000000")
+    logs = [text for _, text in dec.logs]
+    assert "SET_ODR 0 Hz ignored" in logs and "SET_ODR 50 Hz failed: IMU not found; stopped" in logs
+    assert dec.meta.odr_hz == 50.0 and (samples.t_dev_us > 1_600_000).sum() >= 40  # found again
+
+
+def test_sketch_unknown_commands_are_logged_rate_limited(sketch_sims):
+    """An unknown (e.g. newer) command type was only counted in iw_rx_t.unknown, which nothing reports: a host
+    could not tell it was ignored. Now one LOG names the type; a flood costs at most one LOG per second and
+    does not disturb the samples. Type 0x00 (COBS code byte 1) is named correctly too."""
+    flood = "rx:" + b"".join(P.encode_packet(0x90, k, b"\x01\x02") for k in range(3000)).hex()
+    samples, dec, _ = run_sketch(sketch_sims["synthetic"], "setup", "run:500000", flood, "run:300000",
+                                 flood, "run:300000", "rx:" + P.encode_packet(0xA5, 1, b"").hex(), "run:1500000",
+                                 "rx:" + P.encode_packet(0x00, 2, b"").hex(), "run:500000",
+                                 rx("ping", 7, 3), "run:100000")
+    unknown = [(seq, text) for seq, text in dec.logs if text.startswith("unknown command")]
+    assert [text for _, text in unknown] == ["unknown command type 0x90 ignored (x3000)",
+                                             "unknown command type 0xa5 ignored (x3001)",
+                                             "unknown command type 0x00 ignored"]
+    assert [p.token for p in dec.pongs] == [7]  # real commands still work
+    st = dec.stats
+    assert st.seq_gaps == 0 and st.device_tx_dropped == 0
+    t = samples.t_dev_us.astype(np.int64)
+    assert set(np.diff(t).tolist()) == {5000}  # 200 Hz throughout
+
+
+def test_sketch_uid_from_the_chip_or_announced_as_shared(sketch_sims):
+    """Every non-ESP32 board sent the same device id 1a2b3c4d5e6f0001: two shanks from one build were one device
+    to the host. The sketch compiled as for the arduino-pico (pico_get_unique_board_id), Arduino Mbed OS RP2040
+    (flash_get_unique_id) and nRF52 (NRF_FICR->DEVICEID) cores against stub headers now sends the chip's id;
+    -DIMUWALK_UID overrides it; where there is no usable chip id, one LOG at boot says the uid is shared."""
+    shared = "uid is the shared default: set IMUWALK_UID per unit"
+    build = sketch_sims["synthetic"].parent
+    for name, want in [("sim_uid_pico", "e66038b713907e33"), ("sim_uid_mbed_rp2040", "e66038b713907e33"),
+                       ("sim_uid_nrf52", "e66038b713907e33"), ("sim_uid_build", "0123456789abcdef")]:
+        samples, dec, _ = run_sketch(build / name, "setup", "run:1500000")
+        assert dec.meta.device_id == want, name
+        assert [text for _, text in dec.logs] == ["imuwalk_stream boot"], name
+        assert len(samples) >= 299 and dec.stats.seq_gaps == 0
+    samples, dec, _ = run_sketch(sketch_sims["synthetic"], "setup", "run:1500000")
+    assert dec.meta.device_id == "1a2b3c4d5e6f0001"
+    assert [text for _, text in dec.logs] == ["imuwalk_stream boot", shared]  # one LOG, not repeated
+    assert set(np.diff(samples.t_dev_us.astype(np.int64)).tolist()) == {5000}  # the LOG did not delay a sample
+
+
+@pytest.mark.parametrize("chip_uid", ["ffffffffffffffff", "0000000000000000"])
+def test_sketch_unreadable_chip_uid_falls_back_to_the_announced_default(sketch_sims, chip_uid, monkeypatch):
+    monkeypatch.setenv("SIM_CHIP_UID", chip_uid)
+    _, dec, _ = run_sketch(sketch_sims["synthetic"].parent / "sim_uid_pico", "setup", "run:1200000")
+    assert dec.meta.device_id == "1a2b3c4d5e6f0001"
+    assert "uid is the shared default: set IMUWALK_UID per unit" in [text for _, text in dec.logs]
+
+
+@pytest.mark.parametrize("model, chip, name", [("mpu6050", "bmi270", "BMI270"), ("mpu6050", "icm42688", "ICM-42688"),
+                                               ("lsm6dso", "bmi270", None)])
+def test_sketch_names_an_unsupported_sensor(sketch_sims, model, chip, name):
+    """BMI270 / ICM-42688 have imu_model codes but no driver: a board with one logged a bare 'IMU not found'.
+    The boot LOG (and a SET_ODR's failure LOG) now names the chip as not supported yet; no samples, META says
+    imu_model 0. The LSM6DSO build with its own sensor present is not disturbed by a BMI270 at 0x68."""
+    samples, dec, _ = run_sketch(sketch_sims[model], f"chip:{chip}", "setup", "run:1200000",
+                                 rx("set_odr", 100.0), "run:300000")
+    logs = [text for _, text in dec.logs]
+    if name is None:
+        assert logs[0] == "imuwalk_stream boot" and len(samples) > 200
+        return
+    assert logs[0] == f"imuwalk_stream: {name} not supported yet"
+    assert f"SET_ODR 100 Hz failed: {name} not supported yet" in logs
+    assert len(samples) == 0 and dec.meta.imu_model == 0
+
+
+@pytest.mark.parametrize("flag, name", [("IMUWALK_IMU_BMI270", "BMI270"), ("IMUWALK_IMU_ICM42688", "ICM-42688")])
+def test_unsupported_sensor_build_fails_loudly(flag, name):
+    """Selecting a sensor without a driver must not build a firmware that streams nothing."""
+    if shutil.which("c++") is None:
+        pytest.skip("no c++ on PATH")
+    res = subprocess.run(["c++", "-std=gnu++11", "-fsyntax-only", f"-D{flag}", f"-I{HOST_SIM}",
+                          f"-I{HOST_SIM.parent / 'imuwalk_stream'}", f"-I{PROTO_DIR}", str(HOST_SIM / "sim_main.cpp")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0 and f"{name} is not supported yet" in res.stderr and "README" in res.stderr

@@ -9,6 +9,9 @@
  *     setup        call setup()                                     room:N  Serial.availableForWrite() = N
  *     rx:HEX       queue bytes on the Serial RX line                run:US:STEP  call loop() every STEP us for US
  *     regs         print "reg ADDR REG VALUE" for the written sensor registers
+ *     imu:off / imu:on            the configured sensor stops / starts answering on the bus
+ *     chip:bmi270 / chip:icm42688 a BMI270 (CHIP_ID 0x24) / ICM-42688 (WHO_AM_I 0x47) answers at 0x68 instead
+ *     i2cfail:N    the next N I2C transactions (endTransmission) fail with an address NACK
  * OUT.bin receives the raw wire bytes the firmware wrote to Serial.
  */
 #include <stdio.h>
@@ -69,7 +72,9 @@ struct Sensor {
     uint32_t n;         /* samples produced */
     bool line;          /* LSM6DSO latched INT1 level */
 };
-static Sensor mpu, lsm;
+static Sensor mpu, lsm, foreign; /* foreign: a sensor the firmware does not drive (chip:...), never ticks */
+static bool sim_foreign = false;
+static int sim_i2c_fail = 0;
 
 static void sensor_reset(Sensor *s, uint8_t addr)
 {
@@ -169,6 +174,9 @@ static bool sim_imu_absent = false; /* events imu:off / imu:on: the sensor does 
 
 static Sensor *bus_find(uint8_t addr)
 {
+    if (sim_foreign && addr == foreign.addr) {
+        return &foreign;
+    }
     if (sim_imu_absent) {
         return NULL;
     }
@@ -190,7 +198,7 @@ static void sim_advance(uint64_t us)
         Sensor *all[2] = {&mpu, &lsm};
         int i;
         for (i = 0; i < 2; i++) {
-            if (bus_find(all[i]->addr) == NULL) {
+            if (bus_find(all[i]->addr) != all[i]) {
                 continue;
             }
             uint64_t p = sensor_period(all[i]);
@@ -240,7 +248,14 @@ size_t TwoWire::write(uint8_t b)
     }
     return 1;
 }
-uint8_t TwoWire::endTransmission(bool) { return bus_dev ? 0 : 2; /* 2: address NACK */ }
+uint8_t TwoWire::endTransmission(bool)
+{
+    if (sim_i2c_fail > 0) {
+        sim_i2c_fail--;
+        bus_dev = NULL;
+    }
+    return bus_dev ? 0 : 2; /* 2: address NACK */
+}
 uint8_t TwoWire::requestFrom(uint8_t addr, uint8_t n)
 {
     Sensor *s = bus_find(addr);
@@ -300,6 +315,17 @@ int main(int argc, char **argv)
             warm_start();
         } else if (strcmp(e, "imu:off") == 0 || strcmp(e, "imu:on") == 0) {
             sim_imu_absent = strcmp(e, "imu:off") == 0;
+        } else if (strcmp(e, "chip:bmi270") == 0 || strcmp(e, "chip:icm42688") == 0) {
+            memset(&foreign, 0, sizeof foreign);
+            foreign.addr = 0x68;
+            if (e[5] == 'b') {
+                foreign.regs[0x00] = 0x24; /* BMI270 CHIP_ID */
+            } else {
+                foreign.regs[0x75] = 0x47; /* ICM-42688-P WHO_AM_I */
+            }
+            sim_foreign = true;
+        } else if (strncmp(e, "i2cfail:", 8) == 0) {
+            sim_i2c_fail = atoi(e + 8);
         } else if (strcmp(e, "setup") == 0) {
             setup();
         } else if (strncmp(e, "room:", 5) == 0) {

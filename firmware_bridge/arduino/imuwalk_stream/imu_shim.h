@@ -3,6 +3,9 @@
  *   IMUWALK_SYNTHETIC_IMU   gait-like signal from a micros() tick scheduler (no sensor; used under simavr)
  *   IMUWALK_IMU_LSM6DSO     ST LSM6DSO over I2C (Wire), INT1 = accelerometer data-ready
  *   (default)               InvenSense MPU-6050 over I2C (Wire), INT = data-ready
+ * Not supported yet (imu_model codes exist in PROTOCOL.md, no driver here): IMUWALK_IMU_BMI270 and
+ * IMUWALK_IMU_ICM42688 stop the build with #error; a BMI270 or ICM-42688 found on the bus instead of the
+ * configured sensor is named in the boot LOG (imu_probe_other()). See firmware_bridge/README.md, "Supported sensors".
  * Data-ready: with IMUWALK_INT_PIN >= 0 an interrupt captures micros() at the data-ready edge; with -1 the
  * status register is polled over I2C and the time of detection is used.
  * Counts are raw int16 in the sensor's axes; scales (g/LSB, dps/LSB) go to the host in META.
@@ -24,6 +27,73 @@ typedef struct {
     int16_t gyr[3];
 } imu_sample_t;
 
+#if defined(IMUWALK_IMU_BMI270)
+#error "imuwalk_stream: the BMI270 is not supported yet (no driver; it needs its 8 KB config blob uploaded before it measures). See firmware_bridge/README.md, Supported sensors."
+#endif
+#if defined(IMUWALK_IMU_ICM42688)
+#error "imuwalk_stream: the ICM-42688 is not supported yet (no driver). See firmware_bridge/README.md, Supported sensors."
+#endif
+
+/* ---- rate selection (PROTOCOL.md SET_ODR: "the device picks the nearest supported rate") -----------------------
+ * Nearest by rate error |f - f_requested|, not by period: 1 kHz / div rounded in the period domain picked 1000 Hz
+ * for a 700 Hz request, 500 Hz being nearer. A tie goes to the higher rate. Pure functions, static inline so an
+ * unused one costs nothing; tests/test_firmware_c.py checks them against an exact reference over the whole range. */
+
+/* MPU-6050 SMPLRT_DIV + 1: div in 1..256 for 1 kHz / div (DLPF on, 1 kHz internal rate) */
+static inline uint16_t imu_mpu6050_div(uint32_t odr_mhz)
+{
+    uint32_t d, e0;
+    if (odr_mhz >= 1000000u) {
+        return 1u;
+    }
+    if (odr_mhz == 0u) {
+        return 256u;
+    }
+    d = 1000000u / odr_mhz; /* 1000/d Hz >= f > 1000/(d+1) Hz, d >= 1 */
+    if (d >= 256u) {
+        return 256u;
+    }
+    /* rate errors: 1e6/d - f = e0/d and f - 1e6/(d+1) = (f - e0)/(d+1) with e0 = 1e6 - f*d < f; the
+     * cross-multiplied products stay below 1e6 * 256 (no 64-bit arithmetic on AVR) */
+    e0 = 1000000u - odr_mhz * d;
+    return (uint16_t)(e0 * (d + 1u) <= (odr_mhz - e0) * d ? d : d + 1u);
+}
+
+/* LSM6DSO CTRL1_XL / CTRL2_G ODR code 1..8 (12.5, 26, 52, 104, 208, 416, 833, 1666 Hz) and its rate */
+static inline uint32_t imu_lsm6dso_code_mhz(uint8_t code)
+{
+    static const uint16_t odrs[] = {13, 26, 52, 104, 208, 416, 833, 1666};
+    return code <= 1u ? 12500u : (uint32_t)odrs[code - 1u] * 1000u;
+}
+
+static inline uint8_t imu_lsm6dso_odr_code(uint32_t odr_mhz)
+{
+    uint8_t code = 1;
+    while (code < 8u) { /* the rates rise with the code: step up while the next one is at least as near */
+        uint32_t lo = imu_lsm6dso_code_mhz(code), hi = imu_lsm6dso_code_mhz((uint8_t)(code + 1u));
+        if (odr_mhz <= lo || (odr_mhz < hi && odr_mhz - lo < hi - odr_mhz)) {
+            break;
+        }
+        code++;
+    }
+    return code;
+}
+
+/* synthetic IMU: a whole-microsecond period, 1 Hz .. 1 kHz (test builds only, so 64-bit arithmetic is fine) */
+static inline uint32_t imu_synth_period_us(uint32_t odr_mhz)
+{
+    uint32_t p, e0;
+    if (odr_mhz >= 1000000u) {
+        return 1000u;
+    }
+    if (odr_mhz <= 1000u) {
+        return 1000000u;
+    }
+    p = 1000000000u / odr_mhz; /* 1e9/p mHz >= f > 1e9/(p+1) mHz, 1000 <= p < 1e6 */
+    e0 = 1000000000u - odr_mhz * p;
+    return (uint64_t)e0 * (p + 1u) <= (uint64_t)(odr_mhz - e0) * p ? p : p + 1u;
+}
+
 /* ---------------------------------------------------------------------------------------------------------- */
 #if defined(IMUWALK_SYNTHETIC_IMU)
 
@@ -32,20 +102,15 @@ static uint32_t imu_next_us = 0;
 static uint32_t imu_count = 0;
 
 /* 1/4096 g per LSB (+-8 g), 1/32.8 dps per LSB (+-1000 dps): the MPU-6050 settings below.
- * Supported rates: 1 Hz .. 1 kHz (like the MPU-6050) in whole microseconds; a SET_ODR outside is clamped (a
- * huge rate must not give a period of 0 us, which would spin imu_read() forever). META gets the real rate. */
+ * Supported rates: 1 Hz .. 1 kHz (like the MPU-6050) in whole microseconds, the nearest by rate error; a SET_ODR
+ * outside is clamped (a huge rate must not give a period of 0 us, which would spin imu_read() forever). META gets
+ * the real rate. */
 static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
 {
-    if (odr_mhz < 1000u) {
-        odr_mhz = 1000u;
-    }
-    if (odr_mhz > 1000000u) {
-        odr_mhz = 1000000u;
-    }
-    imu_period_us = (uint32_t)((1000000000.0 + (double)odr_mhz / 2.0) / (double)odr_mhz);
+    imu_period_us = imu_synth_period_us(odr_mhz);
     imu_next_us = micros() + imu_period_us;
     m->imu_model = IW_IMU_SYNTHETIC;
-    m->odr_mhz = (uint32_t)(1000000000.0 / (double)imu_period_us + 0.5);
+    m->odr_mhz = (1000000000u + imu_period_us / 2u) / imu_period_us; /* < 2^32: no overflow */
     m->acc_scale = 1.0f / 4096.0f;
     m->gyr_scale = 1.0f / 32.8f;
     m->acc_range_g = 8;
@@ -99,6 +164,11 @@ static bool imu_read(imu_sample_t *s, uint8_t *missed)
     }
     imu_synth(imu_count++, s);
     return true;
+}
+
+static uint8_t imu_probe_other(void)
+{
+    return IW_IMU_UNKNOWN;
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -184,25 +254,40 @@ static void imu_attach_drdy(void)
 #endif
 }
 
+/* After imu_begin() failed: is one of the sensors this firmware does not drive yet on the bus (at 0x68/0x69)?
+ * IW_IMU_ICM42688 (WHO_AM_I 0x75 = 0x47), IW_IMU_BMI270 (CHIP_ID 0x00 = 0x24) or IW_IMU_UNKNOWN. Reads only.
+ * The sketch names it in its LOG instead of a bare "IMU not found". */
+static uint8_t imu_probe_other(void)
+{
+    uint8_t a, v;
+    for (a = 0x68; a <= 0x69; a++) {
+        v = 0;
+        if (imu_rd(a, 0x75, &v, 1) == 1) {
+            if (v == 0x47) {
+                return IW_IMU_ICM42688;
+            }
+            if ((v & 0x7E) == 0x68) { /* an MPU-6050 (register 0x00 is a trim value there, not a chip id) */
+                continue;
+            }
+        }
+        if (imu_rd(a, 0x00, &v, 1) == 1 && v == 0x24) {
+            return IW_IMU_BMI270;
+        }
+    }
+    return IW_IMU_UNKNOWN;
+}
+
 #if defined(IMUWALK_IMU_LSM6DSO)
 #ifndef IMUWALK_LSM6DSO_ADDR
 #define IMUWALK_LSM6DSO_ADDR 0x6A
 #endif
 static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
 {
-    static const uint16_t odrs[] = {13, 26, 52, 104, 208, 416, 833, 1666};
-    uint8_t who = 0, code = 1, i;
+    uint8_t who = 0, code = imu_lsm6dso_odr_code(odr_mhz); /* the nearest supported ODR (PROTOCOL.md, SET_ODR) */
     Wire.begin();
     Wire.setClock(400000);
     if (imu_rd(IMUWALK_LSM6DSO_ADDR, 0x0F, &who, 1) != 1 || who != 0x6C) {
         return false;
-    }
-    for (i = 1; i < 8; i++) { /* the nearest supported ODR (PROTOCOL.md, SET_ODR) */
-        uint32_t lo = code == 1 ? 12500u : (uint32_t)odrs[code - 1] * 1000u, hi = (uint32_t)odrs[i] * 1000u;
-        if (odr_mhz <= lo || (odr_mhz < hi && odr_mhz - lo <= hi - odr_mhz)) {
-            break;
-        }
-        code = (uint8_t)(i + 1);
     }
     imu_wr(IMUWALK_LSM6DSO_ADDR, 0x12, 0x44);                        /* CTRL3_C: BDU, IF_INC */
     /* COUNTER_BDR_REG1: dataready_pulsed. The default latched data-ready stays high until the data is read,
@@ -220,7 +305,7 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
         (void)imu_rd(IMUWALK_LSM6DSO_ADDR, 0x22, b, 12);
     }
     m->imu_model = IW_IMU_LSM6DSO;
-    m->odr_mhz = code == 1 ? 12500u : (uint32_t)odrs[code - 1] * 1000u;
+    m->odr_mhz = imu_lsm6dso_code_mhz(code);
     m->acc_scale = 0.000244f; /* g/LSB at +-8 g */
     m->gyr_scale = 0.035f;    /* dps/LSB at 1000 dps */
     m->acc_range_g = 8;
@@ -278,13 +363,7 @@ static bool imu_begin(uint32_t odr_mhz, iw_meta_t *m)
     }
     imu_wr(IMUWALK_MPU6050_ADDR, 0x6B, 0x01); /* PWR_MGMT_1: wake, PLL with gyro X */
     delay(50);
-    div = odr_mhz ? (1000000u + odr_mhz / 2u) / odr_mhz : 5u;
-    if (div < 1u) {
-        div = 1u;
-    }
-    if (div > 256u) {
-        div = 256u;
-    }
+    div = imu_mpu6050_div(odr_mhz); /* the nearest 1 kHz / div (PROTOCOL.md, SET_ODR) */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x1A, mpu6050_dlpf_cfg(div)); /* CONFIG: anti-alias DLPF, 1 kHz internal */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x19, (uint8_t)(div - 1u)); /* SMPLRT_DIV: 1 kHz / div */
     imu_wr(IMUWALK_MPU6050_ADDR, 0x1B, 0x10);               /* GYRO_CONFIG: +-1000 dps */
