@@ -51,7 +51,7 @@ def reference_decode(data: bytes) -> tuple[list[tuple[int, int, bytes]], dict]:
         body = pkt[4:-2]
         if ptype < 0x80:
             boot = bool(flags & P.FLAG_BOOT)
-            reset = last is not None and boot and (not prev_boot or seq <= last)
+            reset = last is not None and boot and (not prev_boot or seq < last)  # BOOT, seq == last: duplicate
             if last is not None and not reset and seq == last:
                 c["duplicates"] += 1
                 continue

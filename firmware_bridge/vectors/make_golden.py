@@ -100,6 +100,14 @@ def main() -> None:
     def smp(seq, t, flags=0):
         return frame(f"s{seq}", P.T_IMU_SAMPLE, flags, seq, {"t_us": t, "acc": [1, 2, 3], "gyr": [4, 5, 6]},
                      P.encode_sample(seq, t, [1, 2, 3], [4, 5, 6], flags))
+
+    def st(seq, t, total):
+        vals = (t, total, 0, 0, 0)
+        return frame(f"status{seq}", P.T_STATUS, 0, seq, dict(zip(
+            ("t_us", "samples_total", "tx_dropped", "fifo_overruns", "crc_rx_errors"), vals, strict=True)),
+            P.encode_status(seq, *vals))
+
+    m_1k = P.DeviceMeta(1, 1, 1000.0, 1 / 4096, 1 / 32.8, 8, 1000, 0x1A2B3C4D5E6F0001, 0x0100)
     streams = [
         {"name": "seq_and_time_wrap", "note": "seq 0xFFFF -> 0 and t_us 2^32 -> 0 are unwrapped, no gap",
          "frames": [smp(65534, 2**32 - 7500), smp(65535, 2**32 - 2500), smp(0, 2500), smp(1, 7500)],
@@ -121,6 +129,42 @@ def main() -> None:
                     smp(1, 60000, P.FLAG_BOOT)],
          "expect": {"seq": [100, 101, 103], "t_dev_us": [9000000, 9005000, 9005000 + 1 + 60000],
                     "stats": {"resets": 1, "seq_gaps": 0, "samples_missing": 0}}},
+        {"name": "duplicate_during_boot", "note": "BOOT with seq = seq_prev is a duplicate, not a reset (reset: "
+         "BOOT after non-BOOT, or BOOT with seq < seq_prev)",
+         "frames": [smp(5, 25000, P.FLAG_BOOT), smp(5, 25000, P.FLAG_BOOT), smp(6, 30000, P.FLAG_BOOT)],
+         "expect": {"seq": [5, 6], "t_dev_us": [25000, 30000],
+                    "stats": {"duplicates": 1, "resets": 0, "seq_gaps": 0, "samples_missing": 0}}},
+        {"name": "unannounced_reset", "note": "the clock goes backwards without BOOT (the host missed the boot "
+         "second), confirmed by the next frame: a reset; seq continues at seq_last + 1 + seq, time at "
+         "t_dev_last + 1 + t_us",
+         "frames": [smp(4998, 25990000), smp(4999, 25995000), smp(300, 1500000), smp(301, 1505000)],
+         "expect": {"seq": [4998, 4999, 5300, 5301],
+                    "t_dev_us": [25990000, 25995000, 25995000 + 1 + 1500000, 25995000 + 1 + 1505000],
+                    "stats": {"resets": 1, "time_jumps": 1, "seq_gaps": 1, "samples_missing": 300,
+                              "frames_implausible": 0}}},
+        {"name": "implausible_frame", "note": "a corrupted frame whose CRC matched (seq and t_us both off) is "
+         "not confirmed by the next frame: dropped and counted, seq and time go on unchanged",
+         "frames": [smp(103, 1515000), smp(104, 1520000), smp(0x9A3C, 0x89ABCDEF), smp(105, 1525000),
+                    smp(106, 1530000)],
+         "expect": {"seq": [103, 104, 105, 106], "t_dev_us": [1515000, 1520000, 1525000, 1530000],
+                    "stats": {"frames_implausible": 1, "seq_gaps": 0, "samples_missing": 0, "resets": 0,
+                              "time_jumps": 0, "frames_ok": 5}}},
+        {"name": "gap_beyond_seq_wrap", "note": "65539 frames lost at 1 kHz (seq d = 4): the time jump of "
+         "65.54 s and the META rate give one more 2^16 seq period (65536 + 3 missing)",
+         "frames": [frame("meta_1khz", P.T_META, 0, 9, meta_fields(m_1k), P.encode_meta(9, m_1k)),
+                    smp(10, 1000000), smp(11, 1001000), smp(15, 66541000), smp(16, 66542000)],
+         "expect": {"seq": [10, 11, 65551, 65552], "t_dev_us": [1000000, 1001000, 66541000, 66542000],
+                    "stats": {"seq_gaps": 1, "samples_missing": 65539, "resets": 0, "time_jumps": 0}}},
+        {"name": "reset_after_long_uptime", "note": "a reset missed by the host after 71.6 min of uptime looks "
+         "like a forward clock step; the next STATUS's falling samples_total makes it a reset (missing: the "
+         "400 frames since boot instead of the seq difference)",
+         "frames": [frame("meta_200hz", P.T_META, 0, 19998, meta_fields(m_ext), P.encode_meta(19998, m_ext)),
+                    smp(19999, 2**32 - 300000), st(20000, 2**32 - 299000, 858900), smp(20001, 2**32 - 295000),
+                    smp(400, 1900000), smp(401, 1905000), st(402, 1906000, 381), smp(403, 1910000)],
+         "expect": {"seq": [19999, 20001, 65936, 65937, 65939],
+                    "t_dev_us": [2**32 - 300000, 2**32 - 295000, 2**32 + 1900000, 2**32 + 1905000,
+                                 2**32 + 1910000],
+                    "stats": {"resets": 1, "seq_gaps": 1, "samples_missing": 400, "time_jumps": 0}}},
     ]
 
     cobs = []

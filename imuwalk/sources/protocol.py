@@ -15,6 +15,7 @@ import binascii
 import functools
 import math
 import struct
+import warnings
 from collections import deque
 from dataclasses import asdict, dataclass
 
@@ -411,20 +412,35 @@ S_TIME_JUMPS = 11
 S_OVERRUN_FLAGS = 12
 S_TXDROP_FLAGS = 13
 S_SAMPLES = 14
-N_STATS = 15
+S_IMPLAUSIBLE = 15
+N_STATS = 16
 
 # state vector layout
 _ST_HAVE_SEQ = 0
 _ST_SEQ16 = 1
-_ST_SEQ = 2
-_ST_HAVE_T = 3
-_ST_T32 = 4
-_ST_T = 5
-_ST_PREV_BOOT = 6
-_ST_DISCARD = 7
-_ST_T_RESET = 8
-_ST_T_BASE = 9
-N_STATE = 10
+_ST_SEQ = 2  # unwrapped seq of the last device frame
+_ST_HAVE_T = 3  # a sample was delivered
+_ST_T = 4  # unwrapped device time of the last sample
+_ST_PREV_BOOT = 5
+_ST_DISCARD = 6
+_ST_T_RESET = 7  # a reset was seen: the next timed frame starts a new time base
+_ST_T_BASE = 8
+_ST_HAVE_REF = 9  # a timed frame (IMU_SAMPLE or STATUS) was applied
+_ST_REF32 = 10  # t_us of the newest device time known ...
+_ST_REF = 11  # ... and its unwrapped value (never decreases)
+_ST_REF_SEQ = 12  # unwrapped seq of the last timed frame
+_ST_ODR_MHZ = 13  # nominal rate from the last META (0: none yet)
+_ST_TOTAL = 14  # STATUS samples_total of the last STATUS since the last reset (-1: none)
+_ST_JUMP_MISSING = 15  # missing count of the largest confirmed forward jump since the last STATUS (-1: none)
+_ST_JUMP_SEQ16 = 16  # seq of the frame after that jump
+_ST_HELD = 17  # a frame is held until the next device frame confirms it (its packet is in `held`)
+_ST_H_LEN = 18
+_ST_H_SEQ16 = 19
+_ST_H_BOOT = 20
+_ST_H_TIMED = 21
+_ST_H_T32 = 22
+_ST_H_SAMPLE = 23
+N_STATE = 24
 
 _OTH_TYPE = 0
 _OTH_START = 1
@@ -433,9 +449,19 @@ _OTH_SEQ = 3
 _OTH_FLAGS = 4
 _OTH_T = 5  # unwrapped device time of the latest sample when this frame arrived (-1: none yet)
 
+# plausibility limits (PROTOCOL.md §6.8)
+T_BACK_TOL_US = 1_000_000  #: a timed frame may trail the newest device time known by this much (STATUS, PONG)
+T_JUMP_US = 2_000_000  #: a larger forward step of the device clock is a jump (needs confirmation)
+BOOT_T_MAX_US = 8_000_000  #: a BOOT frame with t_us up to this is taken as a device reset at once
+SEQ_SLACK = 64  #: frames a seq may skip beyond what the elapsed time allows
+RATE_MAX_HZ = 40_000  #: frame-rate ceiling for the seq/time check before the first META
+STREAM_WINDOW_US = 2_000_000  #: a sample this recent before a gap means the stream was on (seq by time)
+_K_NORMAL = 0
+_K_JUMP = 1
+
 
 @njit(cache=True, nogil=True)
-def _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, seq, flags, state):
+def _keep_other(oth_idx, oth_buf, pk, no, ob, ptype, n, seq, flags, state):
     """Index row ``no`` and bytes at ``oth_buf[ob:ob + n]`` of a non-sample frame (META, STATUS, LOG,
     command, ...), stamped with the current unwrapped device time (-1 before the first sample)."""
     oth_idx[no, _OTH_TYPE] = ptype
@@ -445,13 +471,214 @@ def _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, seq, flags, state):
     oth_idx[no, _OTH_FLAGS] = flags
     oth_idx[no, _OTH_T] = state[_ST_T] if state[_ST_HAVE_T] != 0 else -1
     for j in range(n):
-        oth_buf[ob + j] = scratch[j]
+        oth_buf[ob + j] = pk[j]
 
 
 @njit(cache=True, nogil=True)
-def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out_gyr, out_flags,
+def _u32(pk, o):
+    return (np.int64(pk[o]) | (np.int64(pk[o + 1]) << 8) | (np.int64(pk[o + 2]) << 16)
+            | (np.int64(pk[o + 3]) << 24))
+
+
+@njit(cache=True, nogil=True)
+def _sdiff32(a, b):
+    """(a - b) mod 2**32 as a signed value in [-2**31, 2**31)."""
+    d = (a - b) & 0xFFFFFFFF
+    return d - 0x100000000 if d >= 0x80000000 else d
+
+
+@njit(cache=True, nogil=True)
+def _min_body(ptype):
+    if ptype == CMD_SET_ODR or ptype == CMD_PING:
+        return 4
+    if ptype == T_META:
+        return META_BODY_SIZE
+    if ptype == T_STATUS:
+        return STATUS_BODY_SIZE
+    if ptype == T_PONG:
+        return PONG_BODY_SIZE
+    if ptype == T_IMU_SAMPLE:
+        return SAMPLE_BODY_SIZE
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _frame_time(pk, n):
+    """(timed, t_us): the device time an IMU_SAMPLE or STATUS carries (when its body has it). A PONG's
+    t_us_rx (the PING's arrival, possibly well before the PONG) only advances the clock, see _apply."""
+    ptype = np.int64(pk[0])
+    body_len = n - MIN_PACKET
+    if ptype == T_IMU_SAMPLE and body_len >= SAMPLE_BODY_SIZE:
+        return True, _u32(pk, 4)
+    if ptype == T_STATUS and body_len >= STATUS_BODY_SIZE:
+        return True, _u32(pk, 4)
+    return False, np.int64(0)
+
+
+@njit(cache=True, nogil=True)
+def _rate_max(state):
+    """Frame-rate ceiling (Hz) of the seq/time check: twice the META rate, or RATE_MAX_HZ before META."""
+    if state[_ST_ODR_MHZ] > 0:
+        return (2 * state[_ST_ODR_MHZ]) // 1000 + 4
+    return np.int64(RATE_MAX_HZ)
+
+
+@njit(cache=True, nogil=True)
+def _continuous(seq16, boot, timed, t32, x_seq16, x_boot, x_timed, x_t32, lo, rate):
+    """True if a frame (seq16, boot, t32) plausibly follows frame x: no reset between them (BOOT rule),
+    seq advanced by d >= 1 with d - 1 <= SEQ_SLACK + (frames the elapsed time allows at ``rate`` Hz), and,
+    if both carry time, the clock step lies in [lo, T_JUMP_US]."""
+    if boot and (not x_boot or seq16 < x_seq16):
+        return False
+    d = (seq16 - x_seq16) & 0xFFFF
+    if d == 0:
+        return False
+    allowed = np.int64(SEQ_SLACK)
+    if timed and x_timed:
+        dt = _sdiff32(t32, x_t32)
+        if dt < lo or dt > T_JUMP_US:
+            return False
+        if dt > 0:
+            allowed += dt * rate // 1_000_000
+    return d - 1 <= allowed
+
+
+@njit(cache=True, nogil=True)
+def _apply(pk, n, kind, j_timed, j_t32, j_sample, state, stats, out_seq, out_t, out_acc, out_gyr, out_flags,
+           oth_buf, oth_idx, ns, no, ob):  # pragma: no cover - numba
+    """Account one accepted device frame (packet pk[:n]): sequence, resets, time; deliver it.
+
+    kind _K_JUMP: the frame does not continue the previous one (a confirmed jump, or a BOOT reset): it is
+    a reset if the BOOT rule says so or if the clock went backwards (judged on the time j_t32 of the frame,
+    or of the frame that confirmed it when this one carries none), else a forward gap. Returns (ns, no, ob)."""
+    ptype = np.int64(pk[0])
+    flags = np.int64(pk[1])
+    seq16 = np.int64(pk[2]) | (np.int64(pk[3]) << 8)
+    body_len = n - MIN_PACKET
+    boot = (flags & FLAG_BOOT) != 0
+    d = np.int64(1)
+    if state[_ST_HAVE_SEQ] == 0:
+        state[_ST_HAVE_SEQ] = 1
+        state[_ST_SEQ] = seq16
+    else:
+        d = (seq16 - state[_ST_SEQ16]) & 0xFFFF
+        reset = False
+        if kind == _K_JUMP:
+            if boot and (state[_ST_PREV_BOOT] == 0 or seq16 < state[_ST_SEQ16]):
+                reset = True
+            elif j_timed and state[_ST_HAVE_REF] != 0 and state[_ST_T_RESET] == 0:
+                dt = _sdiff32(j_t32, state[_ST_REF32])
+                lo = np.int64(-T_BACK_TOL_US)
+                if j_sample and state[_ST_HAVE_T] != 0:
+                    lo = max(lo, state[_ST_T] - state[_ST_REF])
+                if dt < lo:  # the clock went backwards without BOOT: an unannounced reset
+                    reset = True
+                    stats[S_TIME_JUMPS] += 1
+        if reset:
+            stats[S_RESETS] += 1
+            state[_ST_SEQ] = state[_ST_SEQ] + 1 + seq16
+            if seq16 > 0:
+                stats[S_SEQ_GAPS] += 1
+                stats[S_MISSING] += seq16
+            if state[_ST_HAVE_REF] != 0 and state[_ST_T_RESET] == 0:
+                state[_ST_T_RESET] = 1
+                state[_ST_T_BASE] = state[_ST_REF] + 1
+            state[_ST_TOTAL] = -1
+            state[_ST_JUMP_MISSING] = -1
+            d = 1
+        else:
+            if d > 1:
+                stats[S_SEQ_GAPS] += 1
+                stats[S_MISSING] += d - 1
+                if kind == _K_JUMP and d - 1 > state[_ST_JUMP_MISSING]:
+                    state[_ST_JUMP_MISSING] = d - 1
+                    state[_ST_JUMP_SEQ16] = seq16
+            state[_ST_SEQ] = state[_ST_SEQ] + d
+    state[_ST_SEQ16] = seq16
+    state[_ST_PREV_BOOT] = 1 if boot else 0
+    if flags & FLAG_OVERRUN:
+        stats[S_OVERRUN_FLAGS] += 1
+    if flags & FLAG_TX_DROPPED:
+        stats[S_TXDROP_FLAGS] += 1
+    if body_len < _min_body(ptype):  # counted in the sequence (it was sent), dropped as short (counted already)
+        return ns, no, ob
+    timed, t32 = _frame_time(pk, n)
+    t = np.int64(0)
+    if timed:
+        if state[_ST_T_RESET] != 0:
+            t = state[_ST_T_BASE] + t32
+            state[_ST_T_RESET] = 0
+            state[_ST_REF] = t
+            state[_ST_REF32] = t32
+        elif state[_ST_HAVE_REF] == 0:
+            t = t32
+            state[_ST_HAVE_REF] = 1
+            state[_ST_REF] = t
+            state[_ST_REF32] = t32
+        else:
+            dt = _sdiff32(t32, state[_ST_REF32])
+            t = state[_ST_REF] + dt
+            if dt > T_JUMP_US and state[_ST_ODR_MHZ] > 0 and state[_ST_HAVE_T] != 0 \
+                    and state[_ST_REF] - state[_ST_T] <= STREAM_WINDOW_US:
+                # a long gap while streaming: the seq wrapped k times if the time says so (§6.5)
+                frames = state[_ST_SEQ] - state[_ST_REF_SEQ]
+                expect = dt * 1e-9 * (state[_ST_ODR_MHZ] + 2000)  # samples + META and STATUS
+                k = np.int64(math.floor((expect - frames) / 65536.0 + 0.5))
+                if k > 0:
+                    if d <= 1:
+                        stats[S_SEQ_GAPS] += 1
+                    stats[S_MISSING] += k * 65536
+                    state[_ST_SEQ] = state[_ST_SEQ] + k * 65536
+                    m = k * 65536 + (d - 1 if d > 1 else 0)
+                    if m > state[_ST_JUMP_MISSING]:
+                        state[_ST_JUMP_MISSING] = m
+                        state[_ST_JUMP_SEQ16] = seq16
+            if dt > 0:
+                state[_ST_REF] = t
+                state[_ST_REF32] = t32
+        state[_ST_REF_SEQ] = state[_ST_SEQ]
+    if ptype == T_IMU_SAMPLE:
+        state[_ST_T] = t
+        state[_ST_HAVE_T] = 1
+        out_seq[ns] = state[_ST_SEQ]
+        out_t[ns] = t
+        for j in range(3):
+            v = np.int64(pk[8 + 2 * j]) | (np.int64(pk[9 + 2 * j]) << 8)
+            out_acc[ns, j] = v - 65536 if v >= 32768 else v
+            w = np.int64(pk[14 + 2 * j]) | (np.int64(pk[15 + 2 * j]) << 8)
+            out_gyr[ns, j] = w - 65536 if w >= 32768 else w
+        out_flags[ns] = flags
+        stats[S_SAMPLES] += 1
+        return ns + 1, no, ob
+    if ptype == T_META:
+        state[_ST_ODR_MHZ] = _u32(pk, 6)
+    elif ptype == T_PONG:  # t_us_rx: advances the clock by a plausible forward step, never re-bases it
+        if state[_ST_HAVE_REF] != 0 and state[_ST_T_RESET] == 0:
+            dt = _sdiff32(_u32(pk, 8), state[_ST_REF32])
+            if 0 < dt <= T_JUMP_US:
+                state[_ST_REF] = state[_ST_REF] + dt
+                state[_ST_REF32] = _u32(pk, 8)
+    elif ptype == T_STATUS:
+        total = _u32(pk, 8)
+        if state[_ST_TOTAL] >= 0 and not boot and _sdiff32(total, state[_ST_TOTAL]) < 0 \
+                and state[_ST_JUMP_MISSING] >= 0:
+            # samples_total fell and the seq jumped since the last STATUS: that jump was a device reset
+            stats[S_RESETS] += 1
+            stats[S_MISSING] += state[_ST_JUMP_SEQ16] - state[_ST_JUMP_MISSING]
+            if state[_ST_JUMP_SEQ16] == 0:
+                stats[S_SEQ_GAPS] -= 1
+        state[_ST_TOTAL] = total
+        state[_ST_JUMP_MISSING] = -1
+    _keep_other(oth_idx, oth_buf, pk, no, ob, ptype, n, state[_ST_SEQ], flags, state)
+    return ns, no + 1, ob + n
+
+
+@njit(cache=True, nogil=True)
+def _decode_kernel(buf, n_buf, state, stats, table, held, out_seq, out_t, out_acc, out_gyr, out_flags,
                    oth_buf, oth_idx):  # pragma: no cover - numba
-    """Decode all complete frames in buf[:n_buf]. Returns (n_samples, n_other, tail_start)."""
+    """Decode all complete frames in buf[:n_buf]. Returns (n_samples, n_other, tail_start).
+
+    ``held`` (MAX_PACKET bytes, kept across calls) holds the packet of a frame waiting for confirmation."""
     scratch = np.zeros(MAX_WIRE, dtype=np.uint8)
     ns = 0
     no = 0
@@ -508,21 +735,8 @@ def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out
         ptype = np.int64(scratch[0])
         flags = np.int64(scratch[1])
         seq16 = np.int64(scratch[2]) | (np.int64(scratch[3]) << 8)
-        body_len = n - MIN_PACKET
-        if ptype == CMD_SET_ODR or ptype == CMD_PING:
-            min_body = 4
-        elif ptype == T_META:
-            min_body = META_BODY_SIZE
-        elif ptype == T_STATUS:
-            min_body = STATUS_BODY_SIZE
-        elif ptype == T_PONG:
-            min_body = PONG_BODY_SIZE
-        elif ptype == T_IMU_SAMPLE:
-            min_body = SAMPLE_BODY_SIZE
-        else:
-            min_body = 0
         if ptype >= 0x80:  # host->device command: hand over, no device sequence
-            if body_len < min_body:
+            if n - MIN_PACKET < _min_body(ptype):
                 stats[S_SHORT] += 1
                 continue
             stats[S_FRAMES_OK] += 1
@@ -530,72 +744,118 @@ def _decode_kernel(buf, n_buf, state, stats, table, out_seq, out_t, out_acc, out
             ob += n
             no += 1
             continue
-        # sequence: reset detection and unwrap (every device frame counts)
-        boot = (flags & FLAG_BOOT) != 0
-        if state[_ST_HAVE_SEQ] == 0:
-            state[_ST_HAVE_SEQ] = 1
-            state[_ST_SEQ] = seq16
-        else:
-            delta = (seq16 - state[_ST_SEQ16]) & 0xFFFF
-            if boot and (state[_ST_PREV_BOOT] == 0 or seq16 <= state[_ST_SEQ16]):
-                stats[S_RESETS] += 1
-                state[_ST_SEQ] = state[_ST_SEQ] + 1 + seq16
-                if seq16 > 0:
-                    stats[S_SEQ_GAPS] += 1
-                    stats[S_MISSING] += seq16
-                if state[_ST_HAVE_T] != 0:
-                    state[_ST_T_RESET] = 1
-                    state[_ST_T_BASE] = state[_ST_T] + 1
-            elif delta == 0:
-                stats[S_DUPLICATES] += 1
-                continue
-            else:
-                if delta > 1:
-                    stats[S_SEQ_GAPS] += 1
-                    stats[S_MISSING] += delta - 1
-                state[_ST_SEQ] = state[_ST_SEQ] + delta
-        state[_ST_SEQ16] = seq16
-        state[_ST_PREV_BOOT] = 1 if boot else 0
-        if flags & FLAG_OVERRUN:
-            stats[S_OVERRUN_FLAGS] += 1
-        if flags & FLAG_TX_DROPPED:
-            stats[S_TXDROP_FLAGS] += 1
-        if body_len < min_body:  # counted in the sequence (it was sent), dropped as short
-            stats[S_SHORT] += 1
-            continue
-        if ptype == T_IMU_SAMPLE:
+        # device frame: sequence and time plausibility (PROTOCOL.md §6.5-§6.8). A frame that is not a
+        # duplicate counts as received (frames_ok, or short_frames) whether it is applied now, held or dropped.
+        if ptype == T_IMU_SAMPLE and n >= SAMPLE_PACKET_SIZE and state[_ST_HELD] == 0 and state[_ST_T_RESET] == 0 \
+                and state[_ST_HAVE_REF] != 0 and ((seq16 - state[_ST_SEQ16]) & 0xFFFF) == 1 \
+                and ((flags & FLAG_BOOT) == 0 or (state[_ST_PREV_BOOT] != 0 and seq16 != 0)):
+            # fast path, the common case: the next sample, d = 1, its time within [lo, T_JUMP_US] (_continuous)
             t32 = (np.int64(scratch[4]) | (np.int64(scratch[5]) << 8) | (np.int64(scratch[6]) << 16)
                    | (np.int64(scratch[7]) << 24))
-            if state[_ST_T_RESET] != 0:
-                state[_ST_T] = state[_ST_T_BASE] + t32
-                state[_ST_T_RESET] = 0
-            elif state[_ST_HAVE_T] == 0:
-                state[_ST_T] = t32
+            dt = (t32 - state[_ST_REF32]) & 0xFFFFFFFF
+            if dt >= 0x80000000:
+                dt -= 0x100000000
+            lo = -T_BACK_TOL_US
+            if state[_ST_HAVE_T] != 0 and state[_ST_T] - state[_ST_REF] > lo:
+                lo = state[_ST_T] - state[_ST_REF]
+            if lo <= dt <= T_JUMP_US:
+                t = state[_ST_REF] + dt
+                if dt > 0:
+                    state[_ST_REF] = t
+                    state[_ST_REF32] = t32
+                state[_ST_SEQ] += 1
+                state[_ST_REF_SEQ] = state[_ST_SEQ]
+                state[_ST_SEQ16] = seq16
+                state[_ST_PREV_BOOT] = 1 if (flags & FLAG_BOOT) != 0 else 0
+                if flags & FLAG_OVERRUN:
+                    stats[S_OVERRUN_FLAGS] += 1
+                if flags & FLAG_TX_DROPPED:
+                    stats[S_TXDROP_FLAGS] += 1
+                state[_ST_T] = t
                 state[_ST_HAVE_T] = 1
-            else:
-                dt = (t32 - state[_ST_T32]) & 0xFFFFFFFF
-                if dt >= 0x80000000:  # clock went backwards without BOOT: undetected reset
-                    stats[S_TIME_JUMPS] += 1
-                    state[_ST_T] = state[_ST_T] + 1 + t32
+                out_seq[ns] = state[_ST_SEQ]
+                out_t[ns] = t
+                for j in range(3):
+                    v = np.int64(scratch[8 + 2 * j]) | (np.int64(scratch[9 + 2 * j]) << 8)
+                    out_acc[ns, j] = v - 65536 if v >= 32768 else v
+                    w = np.int64(scratch[14 + 2 * j]) | (np.int64(scratch[15 + 2 * j]) << 8)
+                    out_gyr[ns, j] = w - 65536 if w >= 32768 else w
+                out_flags[ns] = flags
+                ns += 1
+                stats[S_FRAMES_OK] += 1
+                stats[S_SAMPLES] += 1
+                continue
+        short = n - MIN_PACKET < _min_body(ptype)
+        if state[_ST_HAVE_SEQ] == 0:
+            stats[S_SHORT if short else S_FRAMES_OK] += 1
+            ns, no, ob = _apply(scratch, n, _K_NORMAL, False, 0, False, state, stats, out_seq, out_t, out_acc,
+                                out_gyr, out_flags, oth_buf, oth_idx, ns, no, ob)
+            continue
+        boot = (flags & FLAG_BOOT) != 0
+        timed, t32 = _frame_time(scratch, n)
+        is_sample = ptype == T_IMU_SAMPLE and timed
+        rate = _rate_max(state)
+        seq_prev = state[_ST_SEQ16]
+        prev_boot = state[_ST_PREV_BOOT] != 0
+        x_timed = state[_ST_HAVE_REF] != 0 and state[_ST_T_RESET] == 0
+        lo_ref = np.int64(-T_BACK_TOL_US)
+        if is_sample and state[_ST_HAVE_T] != 0:
+            lo_ref = max(lo_ref, state[_ST_T] - state[_ST_REF])
+        if state[_ST_HELD] != 0:
+            h_seq16 = state[_ST_H_SEQ16]
+            h_boot = state[_ST_H_BOOT] != 0
+            if seq16 == h_seq16 and (h_boot or not boot):  # the held frame again
+                stats[S_DUPLICATES] += 1
+                continue
+            h_timed = state[_ST_H_TIMED] != 0
+            lo = np.int64(0) if (is_sample and state[_ST_H_SAMPLE] != 0) else np.int64(-T_BACK_TOL_US)
+            if (boot or not h_boot) \
+                    and not _continuous(seq16, boot, timed, t32, seq_prev, prev_boot, x_timed, state[_ST_REF32],
+                                        lo_ref, rate) \
+                    and _continuous(seq16, boot, timed, t32, h_seq16, h_boot, h_timed, state[_ST_H_T32], lo, rate):
+                # confirmed: the held frame's jump is real (a reset or a long gap); then this frame
+                stats[S_SHORT if short else S_FRAMES_OK] += 1
+                state[_ST_HELD] = 0
+                if h_timed:
+                    ns, no, ob = _apply(held, state[_ST_H_LEN], _K_JUMP, True, state[_ST_H_T32],
+                                        state[_ST_H_SAMPLE] != 0, state, stats, out_seq, out_t, out_acc,
+                                        out_gyr, out_flags, oth_buf, oth_idx, ns, no, ob)
                 else:
-                    state[_ST_T] = state[_ST_T] + dt
-            state[_ST_T32] = t32
-            out_seq[ns] = state[_ST_SEQ]
-            out_t[ns] = state[_ST_T]
-            for j in range(3):
-                v = np.int64(scratch[8 + 2 * j]) | (np.int64(scratch[9 + 2 * j]) << 8)
-                out_acc[ns, j] = v - 65536 if v >= 32768 else v
-                w = np.int64(scratch[14 + 2 * j]) | (np.int64(scratch[15 + 2 * j]) << 8)
-                out_gyr[ns, j] = w - 65536 if w >= 32768 else w
-            out_flags[ns] = flags
-            ns += 1
-            stats[S_FRAMES_OK] += 1
-            stats[S_SAMPLES] += 1
+                    ns, no, ob = _apply(held, state[_ST_H_LEN], _K_JUMP, timed, t32, is_sample, state, stats,
+                                        out_seq, out_t, out_acc, out_gyr, out_flags, oth_buf, oth_idx, ns, no,
+                                        ob)
+                ns, no, ob = _apply(scratch, n, _K_NORMAL, False, 0, False, state, stats, out_seq, out_t,
+                                    out_acc, out_gyr, out_flags, oth_buf, oth_idx, ns, no, ob)
+                continue
+            state[_ST_HELD] = 0  # not confirmed: the held frame was implausible (e.g. corrupted, CRC passed)
+            stats[S_IMPLAUSIBLE] += 1
+        if seq16 == seq_prev and (prev_boot or not boot):  # d = 0: a duplicate (also within the boot second)
+            stats[S_DUPLICATES] += 1
+            continue
+        stats[S_SHORT if short else S_FRAMES_OK] += 1
+        hold = False
+        if boot and (not prev_boot or seq16 < seq_prev):  # BOOT rule: a device reset
+            if timed and t32 <= BOOT_T_MAX_US:
+                ns, no, ob = _apply(scratch, n, _K_JUMP, True, t32, is_sample, state, stats, out_seq, out_t,
+                                    out_acc, out_gyr, out_flags, oth_buf, oth_idx, ns, no, ob)
+            else:
+                hold = True
         else:
-            stats[S_FRAMES_OK] += 1
-            _keep_other(oth_idx, oth_buf, scratch, no, ob, ptype, n, state[_ST_SEQ], flags, state)
-            ob += n
-            no += 1
+            if _continuous(seq16, boot, timed, t32, seq_prev, prev_boot, x_timed, state[_ST_REF32], lo_ref, rate):
+                ns, no, ob = _apply(scratch, n, _K_NORMAL, False, 0, False, state, stats, out_seq, out_t,
+                                    out_acc, out_gyr, out_flags, oth_buf, oth_idx, ns, no, ob)
+            else:
+                hold = True
+        if hold:  # a jump: wait for the next device frame to confirm it
+            for j in range(n):
+                held[j] = scratch[j]
+            state[_ST_HELD] = 1
+            state[_ST_H_LEN] = n
+            state[_ST_H_SEQ16] = seq16
+            state[_ST_H_BOOT] = 1 if boot else 0
+            state[_ST_H_TIMED] = 1 if timed else 0
+            state[_ST_H_T32] = t32
+            state[_ST_H_SAMPLE] = 1 if is_sample else 0
     tail = n_buf - start
     if tail > MAX_ENCODED:  # garbage without a delimiter: drop it, and the rest of it up to the next 0x00
         if state[_ST_DISCARD] == 0:
@@ -658,10 +918,12 @@ class DecoderStats:
     samples: int = 0  #: IMU samples delivered
     empty_frames: int = 0  #: consecutive 0x00 delimiters (not an error)
     duplicates: int = 0  #: frames repeating the previous seq (dropped)
-    time_jumps: int = 0  #: device clock went backwards without BOOT (treated like a reset for time)
+    time_jumps: int = 0  #: device clock went backwards without BOOT: an unannounced reset (also in ``resets``)
     overrun_flags: int = 0  #: frames carrying the OVERRUN flag
     tx_dropped_flags: int = 0  #: frames carrying the TX_DROPPED flag
     device_fifo_overruns: int = 0  #: STATUS fifo_overruns, summed over resets
+    frames_implausible: int = 0  #: CRC-valid device frames dropped: seq/time jump not confirmed by the next frame
+    proto_ver_newer: int = 0  #: META frames announcing a proto_ver newer than this decoder's PROTO_VERSION
 
     @property
     def errors(self) -> int:
@@ -694,7 +956,7 @@ _KERNEL_STATS = {
     "oversize_dropped": S_OVERSIZE, "unknown_type": S_UNKNOWN, "seq_gaps": S_SEQ_GAPS,
     "samples_missing": S_MISSING, "resets": S_RESETS, "empty_frames": S_EMPTY, "duplicates": S_DUPLICATES,
     "time_jumps": S_TIME_JUMPS, "overrun_flags": S_OVERRUN_FLAGS, "tx_dropped_flags": S_TXDROP_FLAGS,
-    "samples": S_SAMPLES,
+    "samples": S_SAMPLES, "frames_implausible": S_IMPLAUSIBLE,
 }
 
 
@@ -705,10 +967,19 @@ class FrameDecoder:
     minimum body length is dropped and counted; longer bodies are accepted (tail ignored); unknown types are
     skipped and counted; more than MAX_ENCODED bytes without 0x00 are discarded up to the next 0x00 (memory is
     bounded by the chunk size plus 255 bytes). Sequence numbers are unwrapped to u64 on every device frame.
-    Sample times ``t_dev_us`` are unwrapped across 32-bit wraps; at a device reset (BOOT flag on a frame
-    after non-BOOT frames, or a seq restart during BOOT) the time continues at ``t_last + 1 + t_us``, i.e. the
-    reset is placed 1 µs after the last sample before it, so the unwrapped time stays strictly monotonic and
-    the seq continues at ``seq_last + 1 + seq``.
+    Device times are unwrapped across 32-bit wraps from every frame that carries one (IMU_SAMPLE, STATUS; a
+    PONG only advances it), so a stopped stream keeps its clock through STATUS. At a device reset (BOOT flag on
+    a frame after non-BOOT frames, or a seq restart ``seq < seq_prev`` during BOOT; or, confirmed, a clock that
+    went backwards: ``time_jumps``) the time continues at ``T + 1 + t_us`` (``T``: the newest device time
+    known), so the unwrapped sample time stays strictly monotonic, and the seq at ``seq_last + 1 + seq``. A gap
+    of more than 65535 frames is estimated from the time and the META rate (PROTOCOL.md §6.5).
+
+    Plausibility (§6.8): a device frame whose seq or time jumps (a reset, a long outage, or a corrupted frame
+    whose CRC matched) is held until the next device frame: if that one continues from it, the jump is applied;
+    otherwise the held frame is dropped (``stats.frames_implausible``), and the sequence and clock stay as they
+    were. The limits are the module constants T_BACK_TOL_US, T_JUMP_US, BOOT_T_MAX_US, SEQ_SLACK, RATE_MAX_HZ.
+    A frame still held when the stream ends is not delivered. A META announcing a ``proto_ver`` newer than
+    PROTO_VERSION is counted (``stats.proto_ver_newer``) and warned about once (RuntimeWarning).
 
     feed() raises only TypeError for a non-bytes-like argument. Results: ``meta`` (latest DeviceMeta),
     ``metas`` (count), ``status`` (latest DeviceStatus), ``logs`` (last ``max_logs`` (seq, text)), ``pongs``,
@@ -730,7 +1001,11 @@ class FrameDecoder:
         self.pongs: deque[Pong] = deque(maxlen=max_logs)
         self.commands: deque[Command] = deque(maxlen=max_logs)
         self._state = np.zeros(N_STATE, dtype=np.int64)
+        self._state[_ST_TOTAL] = -1
+        self._state[_ST_JUMP_MISSING] = -1
         self._stats = np.zeros(N_STATS, dtype=np.int64)
+        self._held = np.zeros(MAX_PACKET, dtype=np.uint8)  # a frame waiting for confirmation (§6.8)
+        self._proto_newer = 0
         self._tail = np.zeros(0, dtype=np.uint8)
         self._bytes_total = 0
         self._unknown = 0
@@ -744,10 +1019,16 @@ class FrameDecoder:
     def stats(self) -> DecoderStats:
         s = DecoderStats(**{k: int(self._stats[i]) for k, i in _KERNEL_STATS.items()})
         s.unknown_type += self._unknown
+        s.proto_ver_newer = self._proto_newer
         s.bytes_total = self._bytes_total
         s.device_tx_dropped = self._tx_base + self._last_tx
         s.device_fifo_overruns = self._ovr_base + self._last_ovr
         return s
+
+    @property
+    def held(self) -> bool:
+        """True while a frame waits for the next device frame to confirm its seq/time jump (§6.8)."""
+        return bool(self._state[_ST_HELD])
 
     @property
     def t_last_us(self) -> int | None:
@@ -770,15 +1051,16 @@ class FrameDecoder:
             buf = buf.view()
             buf.flags.writeable = False
         nz = int(np.count_nonzero(buf == 0))
-        out_seq = np.empty(nz, dtype=np.uint64)
-        out_t = np.empty(nz, dtype=np.uint64)
-        out_acc = np.empty((nz, 3), dtype=np.int16)
-        out_gyr = np.empty((nz, 3), dtype=np.int16)
-        out_flags = np.empty(nz, dtype=np.uint8)
-        oth_idx = np.empty((nz, 6), dtype=np.int64)
-        oth_buf = np.empty(min(buf.shape[0], nz * MAX_PACKET), dtype=np.uint8)
-        ns, no, tail_start = _decode_kernel(buf, buf.shape[0], self._state, self._stats, _CRC_TABLE, out_seq,
-                                            out_t, out_acc, out_gyr, out_flags, oth_buf, oth_idx)
+        # one row per delimiter, plus one for a held frame (§6.8) released by this call's first device frame
+        out_seq = np.empty(nz + 1, dtype=np.uint64)
+        out_t = np.empty(nz + 1, dtype=np.uint64)
+        out_acc = np.empty((nz + 1, 3), dtype=np.int16)
+        out_gyr = np.empty((nz + 1, 3), dtype=np.int16)
+        out_flags = np.empty(nz + 1, dtype=np.uint8)
+        oth_idx = np.empty((nz + 1, 6), dtype=np.int64)
+        oth_buf = np.empty(min(buf.shape[0], nz * MAX_PACKET) + MAX_PACKET, dtype=np.uint8)
+        ns, no, tail_start = _decode_kernel(buf, buf.shape[0], self._state, self._stats, _CRC_TABLE, self._held,
+                                            out_seq, out_t, out_acc, out_gyr, out_flags, oth_buf, oth_idx)
         self._tail = buf[tail_start:].copy()
         if no:
             self._handle_other(oth_buf, oth_idx[:no])
@@ -795,6 +1077,13 @@ class FrameDecoder:
                 self.meta = DeviceMeta.from_body(body)
                 self.meta_seq = seq
                 self.metas += 1
+                if self.meta.proto_ver > PROTO_VERSION:
+                    self._proto_newer += 1
+                    if self._proto_newer == 1:  # once per decoder (§8): the known frame types still decode
+                        warnings.warn(f"device speaks imuwalk protocol version {self.meta.proto_ver}, newer than "
+                                      f"the {PROTO_VERSION} this decoder implements: frames of unknown types are "
+                                      "skipped, new fields ignored; update imuwalk", RuntimeWarning,
+                                      stacklevel=3)
             elif ptype == T_STATUS:
                 st = DeviceStatus(*_STATUS_BODY.unpack_from(body), seq=seq, flags=flags)
                 if flags & FLAG_BOOT or st.tx_dropped < self._last_tx or st.fifo_overruns < self._last_ovr:

@@ -430,7 +430,8 @@ class SerialSource:
     @property
     def stats(self) -> dict:
         """Link counters: rate_hz (last ~2 s), samples, frames_ok, frames_lost (missing seq), crc_errors,
-        cobs_errors, short_frames, oversize_dropped, seq_gaps, resets, reconnects, queue_drops,
+        cobs_errors, short_frames, oversize_dropped, seq_gaps, resets, time_jumps, frames_implausible (CRC-valid
+        frames whose seq/time jump the next frame did not confirm), proto_ver_newer, reconnects, queue_drops,
         queue_dropped_samples, pre_meta_dropped, cut_by_unplug, bytes, reads, connected, port; text format:
         lines_ok, lines_bad, lines_t_repeated, lines_t_dropped, clock_resets (see :class:`TextClock`)."""
         d: dict[str, Any] = dict(self._c)
@@ -440,7 +441,8 @@ class SerialSource:
                      cobs_errors=s.cobs_errors, short_frames=s.short_frames,
                      oversize_dropped=s.oversize_dropped, seq_gaps=s.seq_gaps, resets=s.resets,
                      unknown_type=s.unknown_type, device_tx_dropped=s.device_tx_dropped,
-                     rejected=s.errors, metas=self._dec.metas)
+                     time_jumps=s.time_jumps, frames_implausible=s.frames_implausible,
+                     proto_ver_newer=s.proto_ver_newer, rejected=s.errors, metas=self._dec.metas)
         if self._txt is not None:
             d.update(lines_ok=self._txt.stats["lines_ok"], lines_bad=self._txt.stats["lines_bad"])
             c = self._clock
