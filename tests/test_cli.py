@@ -146,3 +146,36 @@ def test_report_real_ximu_file_png(tmp_path):
     assert img.shape[0] > 800 and img.shape[1] > 1000 and img.std() > 0.05
     p = imuwalk("report", str(_ximu_file()), "-o", str(out))
     assert_one_line_error(p, 1, "already exists", "--force")
+
+
+def test_detect_and_report_take_mount_for_a_backward_only_session(tmp_path):
+    """A mostly backward session recorded without a mount (a retro treadmill workout started without --mount,
+    or a CSV): the automatic mode calls the dominant swing forward, so its backward minutes came out 0 and
+    detect/report had no way to correct it. --mount overrides the stored/automatic mount (review, session 9)."""
+    import json
+
+    import numpy as np
+
+    from imuwalk.sinks.hdf5 import Recorder
+    from imuwalk.sources.block import SampleBlock
+    from imuwalk.sources.gaitgen import generate_walk
+
+    w = generate_walk(segments=[(1.0, "still"), (40.0, "backward"), (1.0, "still")], rate_hz=100.0,
+                      placement="shank", seed=4)
+    right = "+y"  # gaitgen's leg frame: y right; no mount rotation by default
+    h5 = tmp_path / "retro.h5"
+    with Recorder(h5, placement="shank", raw_log=False) as rec:  # no mount stored
+        rec.write_block(SampleBlock(w.t, w.acc, w.gyr))
+    csv = tmp_path / "retro.csv"
+    np.savetxt(csv, np.column_stack([w.t, w.acc, w.gyr]), delimiter=",", header="t,ax,ay,az,gx,gy,gz", comments="")
+    for f in (h5, csv):
+        auto = json.loads(imuwalk("detect", str(f), "--json").stdout)["summary"]
+        given = imuwalk("detect", str(f), "--json", "--mount", right)
+        assert given.returncode == 0, given.stderr
+        doc = json.loads(given.stdout)
+        assert auto["backward_minutes"] < 0.1 < doc["summary"]["backward_minutes"]
+        assert doc["summary"]["strides_backward"] >= 0.9 * len(w.ic)
+        assert doc["source"]["mount"]["right"] == [0.0, 1.0, 0.0] and doc["source"]["mount"]["source"] == "given"
+    p = imuwalk("report", str(h5), "-o", str(tmp_path / "r.png"), "--mount", right)
+    assert p.returncode == 0 and (tmp_path / "r.png").stat().st_size > 0, p.stderr
+    assert_one_line_error(imuwalk("detect", str(h5), "--mount", "up"), 2, "--mount: expected one of +x")

@@ -196,3 +196,29 @@ def test_summaries_compare_equal_with_nan_fields_on_every_python():
     assert fresh.cadence_forward_spm is not empty.cadence_forward_spm and fresh == empty
     assert empty != summarize(empty_rows(0), goal_minutes=5)  # one field differs
     assert empty != "not a summary"
+
+
+def test_goal_is_never_shown_reached_before_it_is():
+    """9.997 of 10 min once read "100 %, 0.00 min to go" with goal_reached False (review, session 9)."""
+    import numpy as np
+
+    from imuwalk import summarize
+    from imuwalk.core.rows import STRIDE_DTYPE
+
+    r = np.zeros(1, STRIDE_DTYPE)
+    r["t_fc"], r["t_ic"], r["t_emit"], r["direction"], r["stride_time_s"] = 0.0, 599.8, 600.0, -1, np.nan
+    s = summarize(r)
+    assert not s.goal_reached and s.goal_percent_text == "99 %" and s.goal_remaining_text == "0.01 min to go"
+    assert "(99 %, 0.01 min to go)" in s.text()
+    r["t_ic"] = 600.0
+    done = summarize(r)
+    assert done.goal_reached and done.goal_percent_text == "100 %" and "reached" in done.text()
+
+
+@pytest.mark.parametrize("kw", [{"pause_s": "x"}, {"pause_s": None}, {"pause_s": True}, {"goal_minutes": True},
+                                {"goal_minutes": "ten"}, {"pause_s": 0}, {"goal_minutes": float("nan")}])
+def test_summary_arguments_are_value_errors_naming_them(kw):
+    from imuwalk.core.summary import SummaryTracker
+
+    with pytest.raises(ValueError, match=rf"^{next(iter(kw))} must be a positive number"):
+        SummaryTracker(**kw)

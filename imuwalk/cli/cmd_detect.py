@@ -90,6 +90,14 @@ def _unit_arg(group: str):
 
 
 def add_session_arguments(p: argparse.ArgumentParser) -> None:
+    # let `--mount -y` through: argparse would take "-y" for an option (`--mount=-y` always works)
+    matcher = getattr(p, "_negative_number_matcher", None)
+    if matcher is not None:
+        p._negative_number_matcher = re.compile(f"(?:{matcher.pattern})|^-[xyzXYZ]$")
+    p.add_argument("--mount", default=None, metavar="AXIS",
+                   help="the sensor axis that pointed to the wearer's right (+x, -x, +y, -y, +z, -z): decides "
+                        "forward/backward; overrides the mount stored in a recording and the automatic mode "
+                        "(which takes the dominant swing as forward, wrong for a mostly backward session)")
     p.add_argument("--goal", type=_positive, default=10.0, metavar="MIN",
                    help="daily backward-walking goal, minutes (default 10)")
     p.add_argument("--pause", type=_positive, default=3.0, metavar="S",
@@ -373,6 +381,7 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
         print_warnings(args, path, d.warnings)
         return d
     placement = args.placement or "shank"
+    mount = _mount_arg(args)
     gap = _gap_s(args, overrides)
     blk, fmt, warnings = read_samples(args, path, fmt, opts, gap_s=gap)
     print_warnings(args, path, warnings)
@@ -386,10 +395,12 @@ def load_and_detect(args: argparse.Namespace, path: str | Path) -> Detected:
                        f"milliseconds?); pass --rate HZ to replace it by the sample rate{ms}")
     from imuwalk.core.detector import detect_steps
 
-    res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement, **overrides)
+    res = detect_steps(blk.t, blk.acc, blk.gyr, placement=placement, mount=mount, **overrides)
     rows = np.asarray(res.events)
     fmt = str(blk.info.get("format") or fmt)
     info = {"detector_params": overrides} if overrides else {}
+    if mount is not None:
+        info["mount"] = mount.to_dict()
     return Detected(path, fmt, placement, blk.t, blk.acc, blk.gyr, rows, info, warnings=warnings)
 
 
@@ -415,7 +426,7 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
         n = len(rec)
         if n < 2:
             raise CliError(f"cannot read {path}: the recording holds no IMU samples")
-        mount = _stored_mount(rec)
+        mount = _mount_arg(args) or _stored_mount(rec)
         if mount is not None:
             info["mount"] = mount.to_dict()
         # the live run's --param overrides (stored with the session), then this command's
@@ -437,7 +448,7 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
             raise CliError(f"cannot replay {path}: its stored detector_params are not usable ({e})") from None
         det = StepDetector(placement=placement, mount=mount, params=params)
         parts, ts, accs, gyrs = [], [], [], []
-        src = ReplaySource(rec, realtime=False, block_s=1.0)
+        src = ReplaySource(rec, realtime=False, block_s=30.0)  # any chunking gives the same rows; big is fast
         with progress(args, n, f"detecting {path.name}") as advance:
             for blk in src:
                 parts.append(det.update(blk.t, blk.acc, blk.gyr))
@@ -449,6 +460,20 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
     rows = np.concatenate(parts) if parts else np.zeros(0)
     return Detected(path, "hdf5", placement, np.concatenate(ts), np.concatenate(accs), np.concatenate(gyrs),
                     rows, info, warnings=warnings)
+
+
+def _mount_arg(args: argparse.Namespace):
+    """The Mount given with --mount (source "given"), or None; UsageError on a bad axis."""
+    from imuwalk.cli.main import UsageError
+    from imuwalk.core.direction import Mount
+
+    axis = getattr(args, "mount", None)
+    if axis is None:
+        return None
+    if not re.fullmatch(r"[+-]?[xyz]", axis.strip(), flags=re.IGNORECASE):
+        raise UsageError(f"--mount: expected one of +x, -x, +y, -y, +z, -z (the axis pointing to the wearer's "
+                         f"right), got {axis!r}")
+    return Mount(right=axis.strip().lower(), source="given")
 
 
 def _stored_mount(rec):

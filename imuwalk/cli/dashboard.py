@@ -155,7 +155,7 @@ def render_dashboard(summary: SessionSummary, link: dict | None = None, rec: Any
                                                                         summary.goal_minutes),
                              complete_style="magenta", finished_style="bold green"),
                  Text(f"{_mmss(summary.backward_minutes)} / {summary.goal_minutes:g} min "
-                      f"({100 * summary.goal_progress:.0f} %)"
+                      f"({summary.goal_percent_text})"
                       + ("  reached!" if summary.goal_reached else "")))
 
     link_t = Text.assemble(("Link  ", "bold"), *[x for k, v in _link_items(link) for x in

@@ -126,7 +126,7 @@ def plot_report(out: str | Path, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray
     ax_s.set_xlabel("backward walking (min)")
     ax_s.set_title(
         f"Backward {summary.backward_minutes:.2f} of {goal:g} min goal "
-        f"({100 * summary.goal_progress:.0f} %)   |   "
+        f"({summary.goal_percent_text})   |   "
         f"forward {summary.steps_forward} steps, {summary.forward_minutes:.2f} min, "
         f"{_fmt_cad(summary.cadence_forward_spm)}   |   backward {summary.steps_backward} steps, "
         f"{_fmt_cad(summary.cadence_backward_spm)}   |   {len(summary.bouts)} bouts",

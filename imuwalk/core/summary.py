@@ -164,6 +164,17 @@ class SessionSummary:
     def goal_reached(self) -> bool:
         return self.backward_minutes >= self.goal_minutes
 
+    @property
+    def goal_percent_text(self) -> str:
+        """Progress for display, "99 %" until the goal is reached (rounding never shows 100 % early)."""
+        pct = 100.0 * self.goal_progress
+        return f"{pct:.0f} %" if self.goal_reached else f"{min(math.floor(pct), 99):d} %"
+
+    @property
+    def goal_remaining_text(self) -> str:
+        """Minutes to go for display, rounded up to 0.01 (never "0.00 min to go" before the goal)."""
+        return f"{math.ceil(self.goal_remaining_minutes * 100.0 - 1e-9) / 100.0:.2f} min to go"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with stable keys (NaN becomes None). See docs/CLI.md for units."""
         return {
@@ -211,13 +222,26 @@ class SessionSummary:
             lines.append(f"Other   : {self.steps_other:5d} steps  {self.other_minutes:6.2f} min")
         lines.append(
             f"Bouts   : {len(self.bouts)}   Goal: {self.backward_minutes:.2f} / {self.goal_minutes:g} min "
-            f"backward ({100 * self.goal_progress:.0f} %"
-            + (", reached)" if self.goal_reached else f", {self.goal_remaining_minutes:.2f} min to go)")
+            f"backward ({self.goal_percent_text}"
+            + (", reached)" if self.goal_reached else f", {self.goal_remaining_text})")
         )
         if self.direction_auto:
             lines.append("Note    : direction set automatically (forward = dominant swing); "
-                         "give a mount to override")
+                         "give a mount (--mount AXIS) to override")
         return "\n".join(lines)
+
+
+def _positive(v: Any, name: str, unit: str) -> float:
+    """``v`` as a positive finite float; ValueError naming ``name`` (bools and text are refused too)."""
+    try:
+        if isinstance(v, bool):
+            raise TypeError
+        x = float(v)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{name} must be a positive number of {unit}, got {v!r}")
+    return x
 
 
 class SummaryTracker:
@@ -233,15 +257,8 @@ class SummaryTracker:
     """
 
     def __init__(self, goal_minutes: float = 10.0, pause_s: float = 3.0) -> None:
-        try:
-            goal_minutes = float(goal_minutes)
-        except (TypeError, ValueError):
-            raise ValueError(f"goal_minutes must be a positive number of minutes, got {goal_minutes!r}") from None
-        pause_s = float(pause_s)
-        if not (math.isfinite(goal_minutes) and goal_minutes > 0):
-            raise ValueError(f"goal_minutes must be a positive number of minutes, got {goal_minutes!r}")
-        if not (math.isfinite(pause_s) and pause_s > 0):
-            raise ValueError(f"pause_s must be a positive number of seconds, got {pause_s!r}")
+        goal_minutes = _positive(goal_minutes, "goal_minutes", "minutes")
+        pause_s = _positive(pause_s, "pause_s", "seconds")
         self.goal_minutes = goal_minutes
         self.pause_s = pause_s
         self.reset()

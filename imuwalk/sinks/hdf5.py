@@ -1171,6 +1171,7 @@ class Recording:
         self._scanned = False
         self.dropped_samples = 0
         self._ov_cache: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None  # /imu/si_override, by length
+        self._n_final: int | None = None  # len() of a finalized (complete) file, once known
         self._h = _open_h5(self.path)
         try:
             _check_format(self._h, self.path)
@@ -1210,6 +1211,8 @@ class Recording:
                     d.id.refresh()
 
     def __len__(self) -> int:
+        if self._n_final is not None:  # a finalized file does not change: its length once (h5py lookups cost µs)
+            return self._n_final
         imu = self._f["imu"] if "imu" in self._f else {}
         lens = [imu[c].shape[0] for c in _SAMPLE_COLS if c in imu]
         n = int(min(lens)) if lens else 0
@@ -1221,6 +1224,7 @@ class Recording:
                     self._scan(n, lens)
                 if self._idx is not None:
                     n = int(self._idx.shape[0])
+                self._n_final = n
         return n
 
     def _scan(self, n: int, lens: list[int]) -> None:
