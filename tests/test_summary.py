@@ -222,3 +222,25 @@ def test_summary_arguments_are_value_errors_naming_them(kw):
 
     with pytest.raises(ValueError, match=rf"^{next(iter(kw))} must be a positive number"):
         SummaryTracker(**kw)
+
+
+def test_a_stride_after_a_data_gap_starts_a_bout_and_gives_no_stride_time():
+    """A 1.5 s link outage (or a stop longer than max_stride_s) once counted as walking and lowered the cadence:
+    108 steps/min read as 98. The detector's FLAG_AFTER_GAP row now starts a bout (review, session 9)."""
+    import numpy as np
+
+    from imuwalk import summarize
+    from imuwalk.core.rows import FLAG_AFTER_GAP, STRIDE_DTYPE
+
+    ic = np.r_[np.arange(1.0, 11.0, 1.1), np.arange(13.0, 23.0, 1.1)]  # 1.1 s strides, a 2.9 s hole
+    r = np.zeros(len(ic), STRIDE_DTYPE)
+    r["t_ic"], r["t_fc"], r["t_emit"], r["direction"] = ic, ic - 0.4, ic + 0.1, 1
+    first_after = int(np.searchsorted(ic, 13.0))
+    r["flags"][[0, first_after]] = FLAG_AFTER_GAP
+    s = summarize(r, pause_s=3.0)
+    assert len(s.bouts) == 2
+    assert s.cadence_forward_spm == pytest.approx(120 / 1.1)
+    walked = (ic[first_after - 1] - (ic[0] - 0.4)) + (ic[-1] - (ic[first_after] - 0.4))
+    assert s.forward_minutes == pytest.approx(walked / 60)
+    r["flags"][first_after] = 0  # without the flag the pause rule alone joins them (2.5 s < 3 s)
+    assert len(summarize(r, pause_s=3.0).bouts) == 1

@@ -9,8 +9,10 @@ Rules (the same for :func:`summarize` on a whole recording and :class:`SummaryTr
 * **Direction.** ``direction`` +1 forward, -1 backward, 0 other/unknown (sideways, turning, shuffling).
   Other strides are counted under ``*_other`` and never count towards the goal.
 * **Bouts.** Strides are taken in time order. A new bout starts at the first stride, when the
-  direction changes, or after a pause: the instrumented foot stood still for more than ``pause_s``
-  between the previous landing and this lift-off (``t_fc - previous t_ic > pause_s``).
+  direction changes, after a pause: the instrumented foot stood still for more than ``pause_s``
+  between the previous landing and this lift-off (``t_fc - previous t_ic > pause_s``), and at a stride the
+  detector did not link to the previous one (flag ``FLAG_AFTER_GAP``: a gap in the samples, e.g. a link
+  outage, or more than ``max_stride_s`` since the previous landing), whose interval is no stride time.
 * **Walking time.** A bout lasts from its first lift-off (``t_fc`` of its first stride) to its last
   landing (``t_ic`` of its last stride). So the first stride of a bout counts its swing only, each
   later stride its full stride time (``t_ic - previous t_ic``). Minutes per direction are sums of
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from imuwalk.core.rows import FLAG_AUTO_DIRECTION
+from imuwalk.core.rows import FLAG_AFTER_GAP, FLAG_AUTO_DIRECTION
 
 __all__ = ["Bout", "SessionSummary", "SummaryTracker", "summarize", "direction_name"]
 
@@ -305,7 +307,11 @@ class SummaryTracker:
     def _add_one(self, ic: float, fc: float, d: int, fl: int) -> None:
         start = fc if (math.isfinite(fc) and fc <= ic) else ic
         ob = self._open
-        if ob is not None and ob[2] == d and (start - self._last_ic) <= self.pause_s:
+        # a stride the detector did not link to a previous one (FLAG_AFTER_GAP: first stride, a gap in the
+        # samples such as a link outage, or more than max_stride_s since the last landing) starts a bout: the
+        # time before it is not walking and its interval is no stride time
+        linked = not (fl & FLAG_AFTER_GAP)
+        if ob is not None and linked and ob[2] == d and (start - self._last_ic) <= self.pause_s:
             st = ic - self._last_ic
             ob[1] = ic
             ob[3] += 1
