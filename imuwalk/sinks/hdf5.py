@@ -1212,6 +1212,7 @@ class Recording:
 
     def __len__(self) -> int:
         if self._n_final is not None:  # a finalized file does not change: its length once (h5py lookups cost µs)
+            self._f  # noqa: B018 - raises ValueError once the recording is closed
             return self._n_final
         imu = self._f["imu"] if "imu" in self._f else {}
         lens = [imu[c].shape[0] for c in _SAMPLE_COLS if c in imu]
