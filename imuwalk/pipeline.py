@@ -236,11 +236,10 @@ class Pipeline:
         if self.recorder is not None and callable(raw_hook) and getattr(self.recorder, "raw_log_path", None):
             raw_hook(self._raw)
         try:
-            for block in self.source:
-                if len(block) == 0:
-                    continue
+            idle = getattr(self.source, "iter_idle", None)  # a live source also wakes the loop while silent
+            for block in (idle(self.tick_s) if callable(idle) else self.source):
                 # samples the detector would reject are dropped (counted), neither recorded nor detected
-                block = self._accept(block)
+                block = self._accept(block) if block is not None and len(block) else None
                 if block is not None:
                     if t_first is None:
                         t_first = float(block.t[0])

@@ -205,3 +205,29 @@ def test_increasing_mask_is_the_one_rule_for_dropping_times():
     assert increasing_mask(t).tolist() == [True, True, False, False, True, False, True, False, False, True, False]
     assert increasing_mask(t, 1.5).tolist() == [False] * 4 + [True, False, True, False, False, True, False]
     assert increasing_mask(np.zeros(0)).shape == (0,)
+
+
+def test_a_silent_port_still_ticks_so_the_dashboard_shows_the_link_state():
+    """A device that sends nothing (unplugged, not streaming): the pipeline used to wait inside the source's
+    iterator, so the live display froze on its last rate and link state; now it ticks, and the rate decays to 0
+    (review, session 9)."""
+    import pty
+
+    from imuwalk.sources.protocol import DeviceMeta
+
+    master, slave = pty.openpty()
+    ticks: list[dict] = []
+    src = SerialSource(os.ttyname(slave), reconnect=False, default_meta=DeviceMeta())
+    pipe = Pipeline(src, StepDetector(), on_tick=ticks.append, tick_s=0.1)
+    stop = threading.Event()
+    timer = threading.Timer(1.2, stop.set)
+    timer.start()
+    try:
+        res = pipe.run(stop_event=stop)
+    finally:
+        timer.cancel()
+        os.close(master)
+        os.close(slave)
+    assert res.stats["samples"] == 0 and res.stats["stopped"]
+    assert len(ticks) >= 5, ticks
+    assert src.stats["rate_hz"] == 0.0

@@ -416,16 +416,27 @@ class SerialSource:
     def __iter__(self) -> Iterator[SampleBlock]:
         """Blocks until the source is stopped or the link ends; starts a source that was never started
         (a stopped one raises RuntimeError, see :meth:`start`)."""
+        return self.iter_idle(None)
+
+    def iter_idle(self, idle_s: float | None) -> Iterator[SampleBlock | None]:
+        """As iterating the source, but also yields None after every ``idle_s`` s without a block (None: never),
+        so that a live display refreshes the link state (rate 0, disconnected, reconnects) while the port is
+        silent or unplugged."""
         if self._thread is None:
             self.start()
+        last = time.monotonic()
         while True:
             blk = self.get(timeout=0.2)
             if blk is not None:
+                last = time.monotonic()
                 yield blk
             elif self._finished or self._stop.is_set():
                 rest = self.get_all()
                 yield from rest
                 return
+            elif idle_s is not None and time.monotonic() - last >= idle_s:
+                last = time.monotonic()
+                yield None
 
     @property
     def stats(self) -> dict:
@@ -449,7 +460,9 @@ class SerialSource:
             d.update(lines_t_repeated=c.repeated, lines_t_dropped=c.dropped + self._txt_unstamped,
                      clock_resets=c.resets)
         win = list(self._rate_win)
-        if len(win) >= 2 and win[-1][0] > win[0][0]:
+        if win and time.monotonic_ns() - win[-1][0] > 2_000_000_000:
+            d["rate_hz"] = 0.0  # nothing for 2 s: the last window's rate would stay on the display
+        elif len(win) >= 2 and win[-1][0] > win[0][0]:
             d["rate_hz"] = sum(n for _, n in win[1:]) / ((win[-1][0] - win[0][0]) * 1e-9)
         else:
             d["rate_hz"] = 0.0
