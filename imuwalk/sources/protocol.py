@@ -481,6 +481,19 @@ def _u32(pk, o):
 
 
 @njit(cache=True, nogil=True)
+def _put_sample(pk, seq, t, flags, ns, out_seq, out_t, out_acc, out_gyr, out_flags):
+    """Row ``ns`` of the sample outputs from IMU_SAMPLE packet ``pk`` (int16 LE acc at 8, gyr at 14)."""
+    out_seq[ns] = seq
+    out_t[ns] = t
+    for j in range(3):
+        v = np.int64(pk[8 + 2 * j]) | (np.int64(pk[9 + 2 * j]) << 8)
+        out_acc[ns, j] = v - 65536 if v >= 32768 else v
+        w = np.int64(pk[14 + 2 * j]) | (np.int64(pk[15 + 2 * j]) << 8)
+        out_gyr[ns, j] = w - 65536 if w >= 32768 else w
+    out_flags[ns] = flags
+
+
+@njit(cache=True, nogil=True)
 def _sdiff32(a, b):
     """(a - b) mod 2**32 as a signed value in [-2**31, 2**31)."""
     d = (a - b) & 0xFFFFFFFF
@@ -640,14 +653,7 @@ def _apply(pk, n, kind, j_timed, j_t32, j_sample, state, stats, out_seq, out_t, 
     if ptype == T_IMU_SAMPLE:
         state[_ST_T] = t
         state[_ST_HAVE_T] = 1
-        out_seq[ns] = state[_ST_SEQ]
-        out_t[ns] = t
-        for j in range(3):
-            v = np.int64(pk[8 + 2 * j]) | (np.int64(pk[9 + 2 * j]) << 8)
-            out_acc[ns, j] = v - 65536 if v >= 32768 else v
-            w = np.int64(pk[14 + 2 * j]) | (np.int64(pk[15 + 2 * j]) << 8)
-            out_gyr[ns, j] = w - 65536 if w >= 32768 else w
-        out_flags[ns] = flags
+        _put_sample(pk, state[_ST_SEQ], t, flags, ns, out_seq, out_t, out_acc, out_gyr, out_flags)
         stats[S_SAMPLES] += 1
         return ns + 1, no, ob
     if ptype == T_META:
@@ -773,14 +779,7 @@ def _decode_kernel(buf, n_buf, state, stats, table, held, out_seq, out_t, out_ac
                     stats[S_TXDROP_FLAGS] += 1
                 state[_ST_T] = t
                 state[_ST_HAVE_T] = 1
-                out_seq[ns] = state[_ST_SEQ]
-                out_t[ns] = t
-                for j in range(3):
-                    v = np.int64(scratch[8 + 2 * j]) | (np.int64(scratch[9 + 2 * j]) << 8)
-                    out_acc[ns, j] = v - 65536 if v >= 32768 else v
-                    w = np.int64(scratch[14 + 2 * j]) | (np.int64(scratch[15 + 2 * j]) << 8)
-                    out_gyr[ns, j] = w - 65536 if w >= 32768 else w
-                out_flags[ns] = flags
+                _put_sample(scratch, state[_ST_SEQ], t, flags, ns, out_seq, out_t, out_acc, out_gyr, out_flags)
                 ns += 1
                 stats[S_FRAMES_OK] += 1
                 stats[S_SAMPLES] += 1
