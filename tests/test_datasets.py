@@ -442,22 +442,31 @@ def test_marpino_finds_further_walks(tmp_path):
         assert len(D.load("marpino", root=tmp_path)) == 8
 
 
-def test_marpino_blank_pressure_skips_only_that_foot_and_says_so(tmp_path, monkeypatch, capsys):
-    """A walk whose left-foot pressure columns are blank loses its two left recordings with a warning naming
-    them; the right foot and shank are still loaded."""
+def _marpino_one_walk(tmp_path, monkeypatch, change) -> None:
+    """A Marpino folder under tmp_path holding the real walk 20180621_6, whose parsed table ``change(tab)``
+    edits in place (a copy of the cached parse) before the loader sees it."""
     src = require_data("marpino_leg_imu_foot_pressure", "Young")
     root = tmp_path / "marpino_leg_imu_foot_pressure" / "Young"
     root.mkdir(parents=True)
     (root / "20180621_6.xlsx").symlink_to(src / "20180621_6.xlsx")
     real = L._marpino_table
 
-    def blank_left(path):
+    def changed(path):
         tab = dict(real(path))
-        tab["Ext1_6"] = np.full_like(tab["Ext1_6"], np.nan)
-        tab["Ext2_6"] = np.full_like(tab["Ext2_6"], np.nan)
+        change(tab)
         return tab
 
-    monkeypatch.setattr(L, "_marpino_table", blank_left)
+    monkeypatch.setattr(L, "_marpino_table", changed)
+
+
+def test_marpino_blank_pressure_skips_only_that_foot_and_says_so(tmp_path, monkeypatch, capsys):
+    """A walk whose left-foot pressure columns are blank loses its two left recordings with a warning naming
+    them; the right foot and shank are still loaded."""
+    def blank_left(tab):
+        tab["Ext1_6"] = np.full_like(tab["Ext1_6"], np.nan)
+        tab["Ext2_6"] = np.full_like(tab["Ext2_6"], np.nan)
+
+    _marpino_one_walk(tmp_path, monkeypatch, blank_left)
     said = r"marpino/20180621_6: no contact found in the left foot's pressure \(Ext1_6/Ext2_6.*left_foot and left_shank"
     with pytest.warns(UserWarning, match=said):
         recs = D.load("marpino", root=tmp_path)
@@ -513,19 +522,11 @@ def test_ipol_counter_reset_raises_instead_of_cutting_the_file(tmp_path):
 
 
 def test_marpino_time_reset_raises(tmp_path, monkeypatch):
-    src = require_data("marpino_leg_imu_foot_pressure", "Young")
-    root = tmp_path / "marpino_leg_imu_foot_pressure" / "Young"
-    root.mkdir(parents=True)
-    (root / "20180621_6.xlsx").symlink_to(src / "20180621_6.xlsx")
-    real = L._marpino_table
-
-    def reset(path):
-        tab = dict(real(path))
+    def reset(tab):
         tab["Time_1"] = tab["Time_1"].copy()
         tab["Time_1"][598:] -= 10000.0
-        return tab
 
-    monkeypatch.setattr(L, "_marpino_table", reset)
+    _marpino_one_walk(tmp_path, monkeypatch, reset)
     with pytest.raises(ValueError, match=r"20180621_6\.xlsx \(Time_1, s\): time goes backward at sheet row 600"):
         D.load("marpino", root=tmp_path, strict=True)
 
