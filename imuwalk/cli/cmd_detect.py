@@ -89,11 +89,15 @@ def _unit_arg(group: str):
     return conv
 
 
-def add_session_arguments(p: argparse.ArgumentParser) -> None:
-    # let `--mount -y` through: argparse would take "-y" for an option (`--mount=-y` always works)
+def allow_negative_axes(p: argparse.ArgumentParser) -> None:
+    """Let `--mount -y` through: argparse would take "-y" for an option (`--mount=-y` always works)."""
     matcher = getattr(p, "_negative_number_matcher", None)
     if matcher is not None:
         p._negative_number_matcher = re.compile(f"(?:{matcher.pattern})|^-[xyzXYZ]$")
+
+
+def add_session_arguments(p: argparse.ArgumentParser) -> None:
+    allow_negative_axes(p)
     p.add_argument("--mount", default=None, metavar="AXIS",
                    help="the sensor axis that pointed to the wearer's right (+x, -x, +y, -y, +z, -z): decides "
                         "forward/backward; overrides the mount stored in a recording and the automatic mode "
@@ -463,13 +467,16 @@ def _detect_hdf5(args: argparse.Namespace, path: Path, overrides: dict[str, Any]
 
 
 def _mount_arg(args: argparse.Namespace):
-    """The Mount given with --mount (source "given"), or None; UsageError on a bad axis."""
+    """The Mount given with --mount, or None (see :func:`mount_from_axis`)."""
+    axis = getattr(args, "mount", None)
+    return None if axis is None else mount_from_axis(axis)
+
+
+def mount_from_axis(axis: str):
+    """The Mount (source "given") of a --mount AXIS value; UsageError on a bad axis."""
     from imuwalk.cli.main import UsageError
     from imuwalk.core.direction import Mount
 
-    axis = getattr(args, "mount", None)
-    if axis is None:
-        return None
     if not re.fullmatch(r"[+-]?[xyz]", axis.strip(), flags=re.IGNORECASE):
         raise UsageError(f"--mount: expected one of +x, -x, +y, -y, +z, -z (the axis pointing to the wearer's "
                          f"right), got {axis!r}")

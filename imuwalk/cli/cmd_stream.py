@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 
 from imuwalk._optional import require
+from imuwalk.cli.cmd_detect import allow_negative_axes, mount_from_axis
 from imuwalk.cli.params import add_param_argument, parse_params
 
 NAME = "stream"
@@ -40,14 +40,8 @@ EPILOG = """examples:
   imuwalk stream --port /dev/pts/3 --duration 60          # e.g. the port printed by `imuwalk emulate --pty`
   imuwalk stream --port /dev/ttyACM0 --format text --preset mpu6050 --rate 100 --device left-shank"""
 
-_AXIS_RE = re.compile(r"^[+-]?[xyz]$", re.IGNORECASE)
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    # let `--mount -y` through: argparse would take "-y" for an option (`--mount=-y` always works)
-    matcher = getattr(p, "_negative_number_matcher", None)
-    if matcher is not None:
-        p._negative_number_matcher = re.compile(f"(?:{matcher.pattern})|^-[xyzXYZ]$")
+    allow_negative_axes(p)
     p.add_argument("--port", default="auto", metavar="PORT",
                    help="serial port or pyserial URL (see `imuwalk ports`); default 'auto': the one USB serial "
                         "port plugged in (or the one likely IMU board among several)")
@@ -94,7 +88,6 @@ def _plan(args: argparse.Namespace):
     """MountPlan from --mount/--calibrate/--device (UsageError on bad values)."""
     from imuwalk.cli.main import UsageError
     from imuwalk.cli.session import MountPlan
-    from imuwalk.core.direction import Mount
 
     if args.calibrate_strides is not None and not args.calibrate:
         raise UsageError("--calibrate-strides: only used with --calibrate")
@@ -105,10 +98,7 @@ def _plan(args: argparse.Namespace):
         raise UsageError("--device: expected a non-empty name")
     device = args.device.strip() if args.device else None
     if args.mount is not None:
-        if not _AXIS_RE.match(args.mount.strip()):
-            raise UsageError(f"--mount: expected one of +x, -x, +y, -y, +z, -z (the axis pointing to the "
-                             f"wearer's right), got {args.mount!r}")
-        return MountPlan("given", mount=Mount(right=args.mount.strip().lower(), source="given"), device=device)
+        return MountPlan("given", mount=mount_from_axis(args.mount), device=device)
     return MountPlan("calibrate" if args.calibrate else "auto", n_strides=n, device=device)
 
 
