@@ -108,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
                        goal_minutes=args.goal, display="auto" if show else "none", plain_interval_s=5.0,
                        log=lambda msg, level=0: info(args, msg, level=level), announce=False)
     sess.check()  # an existing --record file etc.: one line, before anything starts
-    from imuwalk.cli.session import warm_up_before_session
+    from imuwalk.warmup import SLOW_MESSAGE, warm_up
 
-    # every kernel (detector, decoder, the emulator's encoder), before the port is opened / the device's clock
-    warm_up_before_session(lambda msg: info(args, msg))
+    # every kernel (detector, decoder, the emulator's encoder), before the device starts its clock
+    warm_up(on_slow=lambda: info(args, SLOW_MESSAGE))
     port = emu.open_pty()
     # the device starts sending once the session has opened the port, so the reader sees the first sample
     # (the detector's time base and the truth's start there, also on a machine too busy to open it at once)

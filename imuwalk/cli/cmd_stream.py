@@ -172,10 +172,9 @@ def run(args: argparse.Namespace) -> int:
                        handle_signals=True, log=lambda msg, level=0: info(args, msg, level=level),
                        detector_params=overrides, port_resolver=resolver)
     sess.check()  # a missing port, an existing --record file, ...: one line, before the warm-up
-    from imuwalk.cli.session import warm_up_before_session
+    from imuwalk.warmup import SLOW_MESSAGE, warm_up
 
-    # every kernel (detector, decoder, the emulator's encoder), before the port is opened / the device's clock
-    warm_up_before_session(lambda msg: info(args, msg))
+    warm_up(on_slow=lambda: info(args, SLOW_MESSAGE))  # every kernel, before the port is opened
     res = sess.run(timeout_s=args.duration)
     src = sess.source
     if src is not None and src.error_ is not None and not isinstance(src.error_, OSError):

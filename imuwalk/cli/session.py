@@ -264,26 +264,6 @@ class SessionResult:
         return result_document(self.rows, self.summary, extra=doc_extra)
 
 
-def warm_up_before_session(say) -> None:
-    """:func:`imuwalk.warm_up` for ``demo``/``stream``, before the port is opened; ``say(msg)`` tells the user
-    when it is slow (a first run compiles, ~20 s). SIGTERM during it ends the command like Ctrl-C (exit 130,
-    "interrupted", nothing opened or recorded yet): the session's own SIGINT/SIGTERM handling starts with the
-    session."""
-    from imuwalk.warmup import SLOW_MESSAGE, warm_up
-
-    def on_term(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
-
-    old = None
-    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        warm_up(on_slow=lambda: say(SLOW_MESSAGE))
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
-
-
 # ------------------------------------------------------------------------------------------------ session
 class LiveSession:
     """Run one live session from a serial port (see the module doc).
